@@ -1,1 +1,44 @@
-//! Placeholder.
+//! Partition logs for Fjord: segmented files of Kafka v2 record batches with sparse,
+//! memory-mapped offset and time indexes, modelled on Kafka's log layer.
+//!
+//! A [`Log`] is a directory of segments named by base offset. Batches are stored exactly as the
+//! producer sent them after the broker re-stamped their headers, so a fetch hands stored bytes
+//! straight back. Indexes are rebuildable: after a crash the active segment is scanned and
+//! truncated at the first damaged batch. The byte layouts, recovery procedure and durability
+//! guarantees are in `docs/storage-format.md`.
+//!
+//! Module map:
+//! - [`config`]: [`LogConfig`] and its Kafka-named settings.
+//! - [`error`]: one error enum per operation.
+//! - `log`: the [`Log`] type: open, append, read, retention, truncation.
+//! - `segment`: one `.log` file and its indexes; scanning and reading.
+//! - `index`: the offset and time indexes.
+//! - `mmap`: the only module with `unsafe` (memory maps of index files).
+//! - `compaction`: key-based cleaning of sealed segments.
+//! - `records`: a minimal reader of the records inside uncompressed batches.
+//! - `durability`: group commit of fsyncs.
+//! - `checkpoint`: the log start offset checkpoint and the clean-shutdown marker.
+//! - [`testing`]: builders of valid batches for tests and benchmarks.
+
+mod checkpoint;
+mod compaction;
+pub mod config;
+mod durability;
+pub mod error;
+mod index;
+mod log;
+mod mmap;
+mod records;
+mod segment;
+pub mod testing;
+
+pub use compaction::CompactionReport;
+pub use config::{CleanupPolicy, FlushPolicy, LogConfig};
+pub use error::{
+    AppendError, CompactError, DeleteError, FlushError, IoError, MaintainError, OpenError,
+    ReadError,
+};
+pub use log::{
+    AppendInfo, AppendOptions, Log, MaintenanceReport, ReadOptions, ReadResult, TimestampOffset,
+};
+pub use records::MalformedRecord;

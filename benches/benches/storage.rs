@@ -1,0 +1,151 @@
+//! Partition log throughput next to this machine's raw file write and read speed, measured the
+//! same way (positional writes and reads of the same sizes on the same file system).
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fjord_storage::testing::BatchSpec;
+use fjord_storage::{AppendOptions, FlushPolicy, Log, LogConfig, ReadOptions};
+
+const RECORD: usize = 1024;
+const READ_LOG_BYTES: u64 = 256 << 20;
+
+fn opts() -> AppendOptions {
+    AppendOptions {
+        leader_epoch: 0,
+        log_append_time: None,
+        now_ms: 0,
+    }
+}
+
+fn config(sync_before_ack: bool) -> LogConfig {
+    LogConfig {
+        segment_bytes: 128 << 20,
+        // Bounded disk use while the benchmark runs: maintain() drops old segments.
+        retention_bytes: 512 << 20,
+        flush: FlushPolicy {
+            sync_before_ack,
+            ..FlushPolicy::default()
+        },
+        max_message_bytes: 2 << 20,
+        ..LogConfig::default()
+    }
+}
+
+/// A batch of `bytes / 1 KiB` records of 1 KiB values.
+fn batch_of(bytes: usize) -> Vec<u8> {
+    BatchSpec::new(0)
+        .filler(bytes / RECORD, RECORD - 16, 0x5a)
+        .build()
+}
+
+fn append(c: &mut Criterion) {
+    let mut g = c.benchmark_group("append");
+    for (name, size, sync) in [
+        ("64KiB_batches", 64 << 10, false),
+        ("1MiB_batches", 1 << 20, false),
+        ("64KiB_batches_fsync_each", 64 << 10, true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), config(sync)).unwrap();
+        let mut batch = batch_of(size);
+        g.throughput(Throughput::Bytes(batch.len() as u64));
+        let mut n = 0u64;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                log.append(&mut batch, &opts()).unwrap();
+                n += 1;
+                if n == 256 {
+                    n = 0;
+                    log.maintain(0).unwrap();
+                }
+            });
+        });
+    }
+    g.finish();
+}
+
+fn raw_write(c: &mut Criterion) {
+    let mut g = c.benchmark_group("raw_file");
+    for (name, size) in [("write_64KiB", 64usize << 10), ("write_1MiB", 1 << 20)] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(dir.path().join("raw"))
+            .unwrap();
+        let buf = vec![0x5au8; size];
+        let mut pos = 0u64;
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                file.write_all_at(&buf, pos).unwrap();
+                pos += size as u64;
+                if pos >= 512 << 20 {
+                    // Same bounded footprint as the log benchmark.
+                    file.set_len(0).unwrap();
+                    pos = 0;
+                }
+            });
+        });
+    }
+    g.finish();
+}
+
+fn read(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sequential_read_1MiB");
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), config(false)).unwrap();
+    let mut batch = batch_of(64 << 10);
+    while log.size_bytes() < READ_LOG_BYTES {
+        log.append(&mut batch, &opts()).unwrap();
+    }
+    let mut at = 0;
+    g.throughput(Throughput::Bytes(1 << 20));
+    g.bench_function("log_read", |b| {
+        b.iter(|| {
+            let r = log.read(at, 1 << 20, ReadOptions::default()).unwrap();
+            at = if r.next_offset >= log.log_end_offset() {
+                0
+            } else {
+                r.next_offset
+            };
+            r.bytes.len()
+        });
+    });
+
+    let raw_path = dir.path().join("raw");
+    let file = File::create(&raw_path).unwrap();
+    let chunk = vec![0x5au8; 1 << 20];
+    for i in 0..(READ_LOG_BYTES >> 20) {
+        file.write_all_at(&chunk, i << 20).unwrap();
+    }
+    let file = File::open(&raw_path).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0u64;
+    g.bench_function("raw_pread", |b| {
+        b.iter(|| {
+            // A fresh buffer per read, as the log allocates one per fetch.
+            buf = vec![0u8; 1 << 20];
+            file.read_exact_at(&mut buf, pos).unwrap();
+            pos = (pos + (1 << 20)) % READ_LOG_BYTES;
+        });
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    targets = append, raw_write, read
+}
+criterion_main!(benches);

@@ -1,0 +1,311 @@
+//! Server configuration: command-line flags, `FJORD_*` environment variables and an optional
+//! TOML file, in that order of precedence, over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for our settings.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: toml::de::Error,
+    },
+    /// A value is out of its range.
+    #[error("invalid setting {name} = {value}: {why}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
+
+/// Command-line flags. Every flag is optional so that the config file can supply it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fjord",
+    version,
+    about = "An event streaming server that speaks the Kafka protocol"
+)]
+struct Cli {
+    /// Address to listen on for Kafka clients (port 0 picks a free port).
+    #[arg(long, env = "FJORD_LISTEN")]
+    listen: Option<String>,
+    /// Address given to clients in Metadata (defaults to the listen address).
+    #[arg(long, env = "FJORD_ADVERTISE")]
+    advertise: Option<String>,
+    /// Directory holding the logs and metadata.
+    #[arg(long, env = "FJORD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address for the Prometheus `/metrics` and `/health` endpoints.
+    #[arg(long, env = "FJORD_METRICS")]
+    metrics: Option<String>,
+    /// This broker's node id.
+    #[arg(long, env = "FJORD_NODE_ID")]
+    node_id: Option<i32>,
+    /// Cluster id (generated and stored in the data directory when absent).
+    #[arg(long, env = "FJORD_CLUSTER_ID")]
+    cluster_id: Option<String>,
+    /// Create topics on first use by Metadata or Produce, as Kafka does by default.
+    #[arg(long, env = "FJORD_AUTO_CREATE_TOPICS")]
+    auto_create_topics: Option<bool>,
+    /// Partitions of an auto-created topic, and of a created one that does not say.
+    #[arg(long, env = "FJORD_DEFAULT_PARTITIONS")]
+    default_partitions: Option<i32>,
+    /// Largest request frame accepted, in bytes (`socket.request.max.bytes`).
+    #[arg(long, env = "FJORD_MAX_REQUEST_BYTES")]
+    max_request_bytes: Option<usize>,
+    /// Log filter, like `info` or `fjord_broker=debug`.
+    #[arg(long, env = "FJORD_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// Write logs as JSON lines.
+    #[arg(long, env = "FJORD_LOG_JSON")]
+    log_json: Option<bool>,
+    /// A TOML file with any of the settings above (flags and environment win over it).
+    #[arg(long, env = "FJORD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The same settings as they may appear in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    listen: Option<String>,
+    advertise: Option<String>,
+    data_dir: Option<PathBuf>,
+    metrics: Option<String>,
+    node_id: Option<i32>,
+    cluster_id: Option<String>,
+    auto_create_topics: Option<bool>,
+    default_partitions: Option<i32>,
+    max_request_bytes: Option<usize>,
+    log_level: Option<String>,
+    log_json: Option<bool>,
+}
+
+/// The resolved server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where clients connect.
+    pub listen: SocketAddr,
+    /// What Metadata tells clients to connect to; `None` means the bound listen address.
+    pub advertise: Option<(String, u16)>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Metrics endpoint address, when enabled.
+    pub metrics: Option<SocketAddr>,
+    /// Node id of this broker.
+    pub node_id: i32,
+    /// Cluster id given on the command line; otherwise the stored or a generated one.
+    pub cluster_id: Option<String>,
+    /// Whether unknown topics are created on first use.
+    pub auto_create_topics: bool,
+    /// Default partition count.
+    pub default_partitions: i32,
+    /// Largest request frame accepted.
+    pub max_request_bytes: usize,
+    /// Log filter.
+    pub log_level: String,
+    /// JSON log lines.
+    pub log_json: bool,
+}
+
+impl Config {
+    /// Kafka's `socket.request.max.bytes` default: 100 MiB.
+    pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
+
+    /// Reads flags, environment and config file.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_cli(Cli::parse())
+    }
+
+    /// A configuration for tests: everything default but the given data directory and an
+    /// ephemeral port.
+    pub fn for_tests(data_dir: &Path) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            data_dir: data_dir.to_path_buf(),
+            metrics: None,
+            node_id: 1,
+            cluster_id: None,
+            auto_create_topics: true,
+            default_partitions: 1,
+            max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            log_level: "info".into(),
+            log_json: false,
+        }
+    }
+
+    fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let listen = cli
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:9092".into());
+        let listen = parse_addr("listen", &listen)?;
+        let advertise = cli
+            .advertise
+            .or(file.advertise)
+            .map(|a| parse_host_port("advertise", &a))
+            .transpose()?;
+        let metrics = cli
+            .metrics
+            .or(file.metrics)
+            .map(|m| parse_addr("metrics", &m))
+            .transpose()?;
+        let default_partitions = cli
+            .default_partitions
+            .or(file.default_partitions)
+            .unwrap_or(1);
+        if default_partitions < 1 {
+            return Err(ConfigError::Invalid {
+                name: "default-partitions",
+                value: default_partitions.to_string(),
+                why: "must be at least 1",
+            });
+        }
+        let max_request_bytes = cli
+            .max_request_bytes
+            .or(file.max_request_bytes)
+            .unwrap_or(Self::DEFAULT_MAX_REQUEST_BYTES);
+        if max_request_bytes < 64 || max_request_bytes > i32::MAX as usize {
+            return Err(ConfigError::Invalid {
+                name: "max-request-bytes",
+                value: max_request_bytes.to_string(),
+                why: "must be between 64 and 2147483647",
+            });
+        }
+        Ok(Self {
+            listen,
+            advertise,
+            data_dir: cli
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
+            metrics,
+            node_id: cli.node_id.or(file.node_id).unwrap_or(1),
+            cluster_id: cli.cluster_id.or(file.cluster_id),
+            auto_create_topics: cli
+                .auto_create_topics
+                .or(file.auto_create_topics)
+                .unwrap_or(true),
+            default_partitions,
+            max_request_bytes,
+            log_level: cli
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            log_json: cli.log_json.or(file.log_json).unwrap_or(false),
+        })
+    }
+}
+
+fn parse_addr(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        why: "expected IP:PORT",
+    })
+}
+
+fn parse_host_port(name: &'static str, value: &str) -> Result<(String, u16), ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        name,
+        value: value.to_string(),
+        why: "expected HOST:PORT",
+    };
+    let (host, port) = value.rsplit_once(':').ok_or_else(invalid)?;
+    let port = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() {
+        return Err(invalid());
+    }
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["fjord"];
+        argv.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(argv).unwrap())
+    }
+
+    #[test]
+    fn defaults_match_the_quick_start() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9092".parse().unwrap());
+        assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert!(config.auto_create_topics);
+        assert_eq!(config.default_partitions, 1);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fjord.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:19092\"\ndefault-partitions = 3\n",
+        )
+        .unwrap();
+        let config = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--default-partitions",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(config.listen.port(), 19092);
+        assert_eq!(config.default_partitions, 5);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fjord.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let err = parse(&["--config", path.to_str().unwrap()]).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = parse(&["--default-partitions", "0"]).unwrap_err();
+        assert!(err.to_string().contains("default-partitions"), "{err}");
+        let err = parse(&["--advertise", "nohost"]).unwrap_err();
+        assert!(err.to_string().contains("advertise"), "{err}");
+    }
+}

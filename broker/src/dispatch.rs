@@ -1,0 +1,198 @@
+//! The table of APIs we serve and the routing of each decoded request to its handler.
+//!
+//! One table drives both ApiVersions and dispatch, so what we advertise and what we answer
+//! cannot disagree. An API goes into the table only when every version in its range works.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use fjord_protocol::error_code::ErrorCode;
+use fjord_protocol::messages::{ApiKey, ApiVersionsResponse, RequestBody, ResponseBody};
+use fjord_protocol::DecodeError;
+
+use crate::broker::Broker;
+use crate::handlers;
+
+/// One API and the versions we serve of it.
+#[derive(Debug, Clone, Copy)]
+pub struct SupportedApi {
+    /// The API.
+    pub key: ApiKey,
+    /// Oldest version served.
+    pub min: i16,
+    /// Newest version served.
+    pub max: i16,
+}
+
+const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
+    SupportedApi { key, min, max }
+}
+
+/// Every API we advertise, with its version range.
+pub const SUPPORTED_APIS: &[SupportedApi] = &[
+    // Produce v0-v2 are advertised, as Kafka 4 does, so old librdkafka keeps compression on;
+    // requests of those versions are answered with UNSUPPORTED_VERSION.
+    api(ApiKey::Produce, 0, 11),
+    api(ApiKey::Fetch, 4, 17),
+    api(ApiKey::ListOffsets, 1, 9),
+    api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::FindCoordinator, 0, 6),
+    api(ApiKey::ApiVersions, 0, 4),
+    api(ApiKey::CreateTopics, 2, 7),
+    api(ApiKey::DeleteTopics, 1, 6),
+    api(ApiKey::DescribeConfigs, 1, 4),
+];
+
+/// Why a request closes its connection instead of being answered.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// An API key we do not serve.
+    #[error("unsupported API key {0}")]
+    UnknownApi(i16),
+    /// A version outside the range we serve (other than ApiVersions, which is answered).
+    #[error("unsupported version {version} of {api:?}")]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The version asked for.
+        version: i16,
+    },
+    /// The header or body did not decode.
+    #[error("malformed {api:?} v{version} request: {source}")]
+    Decode {
+        /// The API.
+        api: ApiKey,
+        /// Its version.
+        version: i16,
+        /// Where and why decoding failed.
+        #[source]
+        source: DecodeError,
+    },
+}
+
+/// What one request gets back.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A response body to send.
+    Respond(ResponseBody),
+    /// Nothing (Produce with acks=0).
+    NoResponse,
+}
+
+impl<T: Into<ResponseBody>> From<T> for Outcome {
+    fn from(body: T) -> Self {
+        Self::Respond(body.into())
+    }
+}
+
+/// What a handler knows about the request beyond its body.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// The API.
+    pub api: ApiKey,
+    /// The request's version.
+    pub api_version: i16,
+    /// Echoed in the response header.
+    pub correlation_id: i32,
+    /// The client's self-reported id.
+    pub client_id: String,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// Checks `(key, version)` against [`SUPPORTED_APIS`]. `Ok(None)` means an ApiVersions request
+/// of a version we do not serve, which is answered in v0 rather than closing the connection.
+pub fn supported(key: i16, version: i16) -> Result<Option<ApiKey>, DispatchError> {
+    let entry = SUPPORTED_APIS
+        .iter()
+        .find(|a| a.key as i16 == key)
+        .ok_or(DispatchError::UnknownApi(key))?;
+    if (entry.min..=entry.max).contains(&version) {
+        Ok(Some(entry.key))
+    } else if entry.key == ApiKey::ApiVersions {
+        Ok(None)
+    } else {
+        Err(DispatchError::UnsupportedVersion {
+            api: entry.key,
+            version,
+        })
+    }
+}
+
+/// The v0 answer to an ApiVersions request of an unknown version: UNSUPPORTED_VERSION with our
+/// API list, so the client can retry with a version we serve (KIP-511).
+pub fn unsupported_api_versions(broker: &Broker) -> ApiVersionsResponse {
+    let mut response = handlers::api_versions::response(broker);
+    response.error_code = ErrorCode::UnsupportedVersion.code();
+    response
+}
+
+/// Decodes the request body and runs its handler.
+pub async fn handle(
+    broker: &Broker,
+    ctx: &RequestContext,
+    mut body: Bytes,
+) -> Result<Outcome, DispatchError> {
+    let request = RequestBody::decode(ctx.api, ctx.api_version, &mut body).map_err(|source| {
+        DispatchError::Decode {
+            api: ctx.api,
+            version: ctx.api_version,
+            source,
+        }
+    })?;
+    Ok(match request {
+        RequestBody::ApiVersions(r) => handlers::api_versions::handle(broker, ctx, &r).into(),
+        RequestBody::Metadata(r) => handlers::metadata::handle(broker, ctx, r).await.into(),
+        RequestBody::Produce(r) => handlers::produce::handle(broker, ctx, r).await,
+        RequestBody::Fetch(r) => handlers::fetch::handle(broker, ctx, r).await.into(),
+        RequestBody::ListOffsets(r) => handlers::list_offsets::handle(broker, ctx, r).into(),
+        RequestBody::FindCoordinator(r) => {
+            handlers::find_coordinator::handle(broker, ctx, r).into()
+        }
+        RequestBody::CreateTopics(r) => {
+            handlers::create_topics::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::DeleteTopics(r) => {
+            handlers::delete_topics::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::DescribeConfigs(r) => {
+            handlers::describe_configs::handle(broker, ctx, r).into()
+        }
+        other => {
+            return Err(DispatchError::UnknownApi(other.api_key() as i16));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_within_the_codec() {
+        for a in SUPPORTED_APIS {
+            let codec = a.key.versions();
+            assert!(codec.min <= a.min && a.max <= codec.max, "{:?}", a.key);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_versions_close() {
+        assert!(matches!(
+            supported(9999, 0),
+            Err(DispatchError::UnknownApi(9999))
+        ));
+        assert!(matches!(
+            supported(ApiKey::Fetch as i16, 3),
+            Err(DispatchError::UnsupportedVersion { .. })
+        ));
+        assert!(matches!(
+            supported(ApiKey::ApiVersions as i16, 99),
+            Ok(None)
+        ));
+        assert!(matches!(
+            supported(ApiKey::Metadata as i16, 12),
+            Ok(Some(ApiKey::Metadata))
+        ));
+    }
+}

@@ -1,0 +1,23 @@
+//! The Fjord broker: a tokio server that answers the Kafka protocol from partition logs.
+//!
+//! A request's path: [`server`] accepts a connection; [`connection`] reads size-prefixed frames
+//! and decodes the header; [`dispatch`] checks the API and version against the one table of
+//! supported APIs and routes the decoded body to its module in [`handlers`]; the handler works
+//! on the shared [`broker::Broker`] state: the [`topics`] registry, whose [`partition`]s own
+//! their `fjord_storage` logs. Errors become Kafka error codes in [`error`] only.
+
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod connection;
+pub mod data_dir;
+pub mod dispatch;
+pub mod error;
+pub mod group;
+pub mod handlers;
+pub mod partition;
+pub mod server;
+pub mod topic_config;
+pub mod topic_name;
+pub mod topic_store;
+pub mod topics;

@@ -1,0 +1,11 @@
+//! Compatibility tests with the `rdkafka` crate (librdkafka built from its
+//! bundled source) against a real `fjord` process.
+//!
+//! Consumers use `assign()` without a consumer group (groups are a later
+//! milestone) and never commit. Every wait is a bounded poll.
+
+mod admin;
+mod durability;
+mod offsets;
+mod produce_consume;
+mod support;

@@ -1,0 +1,132 @@
+//! Group commit: appenders that must wait for fsync share one.
+//!
+//! The first waiter becomes the leader and fsyncs everything written so far; waiters whose data
+//! that fsync covered return when it completes; the rest elect the next leader.
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::IoError;
+
+#[derive(Debug)]
+struct State {
+    /// Every offset below this is on stable storage.
+    durable_end: i64,
+    /// Whether a leader is fsyncing now.
+    syncing: bool,
+}
+
+/// Tracks how far the log is durable and coordinates fsyncs.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    state: Mutex<State>,
+    done: Condvar,
+}
+
+impl GroupCommit {
+    /// Starts with everything below `durable_end` durable.
+    pub(crate) fn new(durable_end: i64) -> Self {
+        Self {
+            state: Mutex::new(State {
+                durable_end,
+                syncing: false,
+            }),
+            done: Condvar::new(),
+        }
+    }
+
+    /// Returns once every offset below `target` is durable. `sync` fsyncs all data written so
+    /// far and returns the offset it covered up to.
+    pub(crate) fn sync_through(
+        &self,
+        target: i64,
+        sync: impl Fn() -> Result<i64, IoError>,
+    ) -> Result<(), IoError> {
+        let mut st = self.state.lock();
+        loop {
+            if st.durable_end >= target {
+                return Ok(());
+            }
+            if st.syncing {
+                self.done.wait(&mut st);
+                continue;
+            }
+            st.syncing = true;
+            drop(st);
+            let result = sync();
+            st = self.state.lock();
+            st.syncing = false;
+            if let Ok(end) = result {
+                st.durable_end = st.durable_end.max(end);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
+
+    /// Notes that everything below `end` became durable by other means (roll, close).
+    pub(crate) fn mark_durable(&self, end: i64) {
+        let mut st = self.state.lock();
+        st.durable_end = st.durable_end.max(end);
+    }
+
+    /// After a truncation: nothing at or past `end` exists any more.
+    pub(crate) fn truncated_to(&self, end: i64) {
+        let mut st = self.state.lock();
+        st.durable_end = st.durable_end.min(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+    use std::sync::Barrier;
+
+    #[test]
+    fn concurrent_waiters_share_fsyncs() {
+        let gc = GroupCommit::new(0);
+        let written = AtomicI64::new(0);
+        let fsyncs = AtomicUsize::new(0);
+        let threads = 8;
+        let barrier = Barrier::new(threads);
+        std::thread::scope(|s| {
+            for i in 0..threads {
+                let (gc, written, fsyncs, barrier) = (&gc, &written, &fsyncs, &barrier);
+                s.spawn(move || {
+                    let my_end = written.fetch_add(1, Ordering::SeqCst) + 1;
+                    barrier.wait();
+                    gc.sync_through(my_end, || {
+                        fsyncs.fetch_add(1, Ordering::SeqCst);
+                        Ok(written.load(Ordering::SeqCst))
+                    })
+                    .unwrap();
+                    let _ = i;
+                });
+            }
+        });
+        // All data was written before anyone synced, so one fsync covers everything.
+        assert_eq!(fsyncs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn failed_fsync_is_reported_and_retried() {
+        let gc = GroupCommit::new(0);
+        let err = gc.sync_through(5, || {
+            Err(IoError::new(
+                "fsync",
+                "x",
+                std::io::Error::other("disk gone"),
+            ))
+        });
+        assert!(err.is_err());
+        gc.sync_through(5, || Ok(5)).unwrap();
+        gc.truncated_to(3);
+        let calls = AtomicUsize::new(0);
+        gc.sync_through(3, || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Ok(3)
+        })
+        .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "already durable up to 3");
+    }
+}

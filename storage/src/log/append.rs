@@ -1,0 +1,186 @@
+//! Appending: offset assignment, rolling, and the durability point.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use fjord_protocol::records::header::restamp;
+use fjord_protocol::records::Batches;
+
+use super::{index_settings, AppendInfo, AppendOptions, Log, Writer};
+use crate::config::LogConfig;
+use crate::error::{AppendError, IoError};
+use crate::segment::{BatchInfo, Segment};
+
+/// One input batch, checked, before re-stamping.
+#[derive(Debug, Clone, Copy)]
+struct InputBatch {
+    position: usize,
+    len: usize,
+    last_offset_delta: i32,
+    max_timestamp: i64,
+    record_count: u64,
+}
+
+/// Splits the input into batches and checks the facts the log relies on.
+fn split_input(bytes: &[u8], max_message_bytes: u32) -> Result<Vec<InputBatch>, AppendError> {
+    let mut out = Vec::new();
+    let mut position = 0;
+    for item in Batches::new(bytes) {
+        let (header, batch) =
+            item.map_err(|source| AppendError::InvalidBatch { position, source })?;
+        if batch.len() > max_message_bytes as usize {
+            return Err(AppendError::BatchTooLarge {
+                size: batch.len(),
+                max: max_message_bytes,
+            });
+        }
+        if header.last_offset_delta < 0 {
+            return Err(AppendError::BadOffsetDelta {
+                position,
+                delta: header.last_offset_delta,
+            });
+        }
+        out.push(InputBatch {
+            position,
+            len: batch.len(),
+            last_offset_delta: header.last_offset_delta,
+            max_timestamp: header.max_timestamp,
+            record_count: u64::try_from(header.record_count).unwrap_or(0),
+        });
+        position += batch.len();
+    }
+    if out.is_empty() {
+        return Err(AppendError::Empty);
+    }
+    Ok(out)
+}
+
+impl Log {
+    /// Appends one or more concatenated, already validated v2 batches. Assigns consecutive
+    /// offsets from the log end, re-stamping each batch's base offset and leader epoch (and, for
+    /// `LogAppendTime`, its timestamp) in `batches` itself, then writes them. Returns once the
+    /// data is in the OS page cache, or on stable storage when the flush policy asks for it.
+    pub fn append(
+        &self,
+        batches: &mut [u8],
+        opts: &AppendOptions,
+    ) -> Result<AppendInfo, AppendError> {
+        let config = self.config();
+        let input = split_input(batches, config.max_message_bytes)?;
+        let offsets: i64 = input
+            .iter()
+            .map(|b| i64::from(b.last_offset_delta) + 1)
+            .sum();
+
+        let mut w = self.writer.lock();
+        let base_offset = self.log_end_offset();
+        let last_offset = base_offset + offsets - 1;
+        if self.should_roll(&w, &config, batches.len() as u64, last_offset, opts.now_ms) {
+            self.roll(&mut w, &config)?;
+        }
+        let mut infos = Vec::with_capacity(input.len());
+        let mut next = base_offset;
+        let mut max_timestamp = i64::MIN;
+        for b in &input {
+            let Some(bytes) = batches.get_mut(b.position..b.position + b.len) else {
+                continue;
+            };
+            restamp(bytes, next, opts.leader_epoch, opts.log_append_time);
+            let ts = opts.log_append_time.unwrap_or(b.max_timestamp);
+            max_timestamp = max_timestamp.max(ts);
+            let last = next + i64::from(b.last_offset_delta);
+            infos.push(BatchInfo {
+                position: b.position as u64,
+                len: b.len as u64,
+                base_offset: next,
+                last_offset: last,
+                max_timestamp: ts,
+            });
+            next = last + 1;
+        }
+        w.active.append(batches, &infos)?;
+        self.log_end.store(next, Ordering::Release);
+
+        let records: u64 = input.iter().map(|b| b.record_count).sum();
+        w.messages_since_flush += records;
+        let last_flush = *w.last_flush_ms.get_or_insert(opts.now_ms);
+        let flush_due = config
+            .flush
+            .messages
+            .is_some_and(|m| w.messages_since_flush >= m)
+            || config
+                .flush
+                .interval_ms
+                .is_some_and(|i| opts.now_ms.saturating_sub(last_flush) >= i);
+        if flush_due {
+            w.messages_since_flush = 0;
+            w.last_flush_ms = Some(opts.now_ms);
+        }
+        drop(w);
+        if config.flush.sync_before_ack || flush_due {
+            self.sync_through(next)?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset,
+            log_append_time: opts.log_append_time,
+            log_start_offset: self.log_start_offset(),
+            max_timestamp,
+        })
+    }
+
+    /// Kafka's roll rules: the append would overflow the segment, an index is full, relative
+    /// offsets would leave the i32 range, or the segment is older than `segment.ms`.
+    fn should_roll(
+        &self,
+        w: &Writer,
+        config: &LogConfig,
+        append_len: u64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> bool {
+        let active = &w.active;
+        let size = active.size();
+        if size == 0 {
+            return false;
+        }
+        let aged = active
+            .stats()
+            .first_batch_timestamp
+            .is_some_and(|first| now_ms.saturating_sub(first) > config.segment_ms);
+        size + append_len > config.segment_limit()
+            || active.indexes_full()
+            || last_offset - active.base_offset() > i64::from(i32::MAX)
+            || aged
+    }
+
+    /// Seals the active segment and starts a new one at the log end.
+    pub(super) fn roll(&self, w: &mut Writer, config: &LogConfig) -> Result<(), IoError> {
+        // Seal first (fsync + trimmed indexes), then create the next segment, so a crash in
+        // between leaves only the last segment to recover.
+        w.active.seal()?;
+        // Freshly sealed segments count as used now: likely read soon by lagging consumers.
+        w.active.touch(self.epoch());
+        let end = self.log_end_offset();
+        self.commit.mark_durable(end);
+        let next = Arc::new(Segment::create(&self.dir, end, index_settings(config))?);
+        self.update_segments(|list| list.push(next.clone()));
+        tracing::debug!(dir = %self.dir.display(), base_offset = end, "rolled segment");
+        w.active = next;
+        Ok(())
+    }
+
+    /// Returns once every offset below `target` is on stable storage; concurrent callers share
+    /// one fsync.
+    pub(super) fn sync_through(&self, target: i64) -> Result<(), IoError> {
+        self.commit.sync_through(target, || {
+            let (end, active) = {
+                let w = self.writer.lock();
+                (self.log_end_offset(), w.active.clone())
+            };
+            // Earlier segments were fsynced when they were sealed.
+            active.sync()?;
+            Ok(end)
+        })
+    }
+}
