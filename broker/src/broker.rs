@@ -17,6 +17,8 @@ pub struct Broker {
     pub advertised: (String, u16),
     /// All topics.
     pub topics: Topics,
+    /// The consumer group coordinator.
+    pub groups: crate::group::GroupCoordinator,
 }
 
 impl Broker {

@@ -41,6 +41,17 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::DescribeConfigs, 1, 4),
+    // Classic consumer groups.
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::OffsetDelete, 0, 0),
 ];
 
 /// Why a request closes its connection instead of being answered.
@@ -157,6 +168,24 @@ pub async fn handle(
         }
         RequestBody::DescribeConfigs(r) => {
             handlers::describe_configs::handle(broker, ctx, r).into()
+        }
+        RequestBody::JoinGroup(r) => handlers::join_group::handle(broker, ctx, r).await.into(),
+        RequestBody::SyncGroup(r) => handlers::sync_group::handle(broker, ctx, r).await.into(),
+        RequestBody::Heartbeat(r) => handlers::heartbeat::handle(broker, ctx, r).await.into(),
+        RequestBody::LeaveGroup(r) => handlers::leave_group::handle(broker, ctx, r).await.into(),
+        RequestBody::OffsetCommit(r) => {
+            handlers::offset_commit::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::OffsetFetch(r) => handlers::offset_fetch::handle(broker, ctx, r).await.into(),
+        RequestBody::ListGroups(r) => handlers::list_groups::handle(broker, ctx, r).await.into(),
+        RequestBody::DescribeGroups(r) => handlers::describe_groups::handle(broker, ctx, r)
+            .await
+            .into(),
+        RequestBody::DeleteGroups(r) => {
+            handlers::delete_groups::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::OffsetDelete(r) => {
+            handlers::offset_delete::handle(broker, ctx, r).await.into()
         }
         other => {
             return Err(DispatchError::UnknownApi(other.api_key() as i16));

@@ -2,7 +2,7 @@
 
 use fjord_protocol::error_code::ErrorCode;
 use fjord_protocol::records::RecordError;
-use fjord_storage::{AppendError, ReadError};
+use fjord_storage::{AppendError, DeleteError, ReadError};
 
 use crate::topic_config::ConfigValueError;
 use crate::topics::TopicError;
@@ -47,4 +47,40 @@ pub fn read_error_code(e: &ReadError) -> ErrorCode {
         ReadError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
         _ => ErrorCode::KafkaStorageError,
     }
+}
+
+/// The code for a failed DeleteRecords.
+pub fn delete_error_code(e: &DeleteError) -> ErrorCode {
+    match e {
+        DeleteError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        DeleteError::Io(_) => ErrorCode::KafkaStorageError,
+    }
+}
+
+/// The code for a group coordinator refusal.
+pub fn group_error_code(e: crate::group::GroupError) -> ErrorCode {
+    use crate::group::GroupError as G;
+    match e {
+        G::InvalidGroupId => ErrorCode::InvalidGroupId,
+        // A failed write to the offsets log is retriable: the client retries or rediscovers
+        // the coordinator, as with Kafka's failed appends to `__consumer_offsets`.
+        G::CoordinatorNotAvailable | G::Storage => ErrorCode::CoordinatorNotAvailable,
+        G::InvalidSessionTimeout => ErrorCode::InvalidSessionTimeout,
+        G::UnknownMemberId => ErrorCode::UnknownMemberId,
+        G::MemberIdRequired => ErrorCode::MemberIdRequired,
+        G::IllegalGeneration => ErrorCode::IllegalGeneration,
+        G::InconsistentGroupProtocol => ErrorCode::InconsistentGroupProtocol,
+        G::RebalanceInProgress => ErrorCode::RebalanceInProgress,
+        G::FencedInstanceId => ErrorCode::FencedInstanceId,
+        G::GroupMaxSizeReached => ErrorCode::GroupMaxSizeReached,
+        G::NonEmptyGroup => ErrorCode::NonEmptyGroup,
+        G::GroupIdNotFound => ErrorCode::GroupIdNotFound,
+        G::GroupSubscribedToTopic => ErrorCode::GroupSubscribedToTopic,
+        G::OffsetMetadataTooLarge => ErrorCode::OffsetMetadataTooLarge,
+    }
+}
+
+/// The wire code of an optional group refusal (`None` is success).
+pub fn group_code(e: Option<crate::group::GroupError>) -> i16 {
+    e.map_or(ErrorCode::None, group_error_code).code()
 }

@@ -52,11 +52,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .advertise
         .clone()
         .unwrap_or_else(|| (bound.ip().to_string(), bound.port()));
+    let groups = fjord_broker::group::boot::start(
+        &topics,
+        fjord_broker::group::GroupConfig::default(),
+        fjord_broker::clock::now_ms(),
+    )
+    .context("starting the group coordinator")?;
     let broker = Arc::new(Broker {
         config,
         data_dir,
         advertised,
         topics,
+        groups,
     });
     let server = Server::new(listener, broker.clone());
     let (stop, stopped) = watch::channel(false);
@@ -69,6 +76,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // The receiver only goes away once the server has stopped, so a failed send is harmless.
     let _ = stop.send(true);
     serving.await.context("server task failed")?;
+    broker.groups.stop().await;
     broker.topics.flush_all();
     info!("stopped");
     Ok(())

@@ -275,6 +275,36 @@ impl Topics {
         Ok(())
     }
 
+    /// Grows a topic to `count` partitions: opens the new partitions' logs, stores the new
+    /// count, then publishes the longer partition list. Shrinking or keeping the count is
+    /// refused, as Kafka cannot move records between partitions.
+    pub fn create_partitions(&self, name: &str, count: i32) -> Result<Arc<Topic>, TopicError> {
+        let topic = self
+            .get(name)
+            .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
+        // One writer at a time, so two requests cannot both add partition N.
+        let _index = self.write();
+        let current = topic.partitions();
+        let have = i32::try_from(current.len()).unwrap_or(i32::MAX);
+        if count <= have {
+            return Err(TopicError::InvalidPartitions(count));
+        }
+        let log_config = log_config(&topic.config());
+        let added = (have..count)
+            .map(|p| open_partition(&self.data_dir, name, p, log_config.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut record = topic.record();
+        record.partitions = count;
+        self.store.save(&record)?;
+        let grown: Vec<Arc<Partition>> = current.iter().cloned().chain(added).collect();
+        *topic
+            .partitions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = grown.into();
+        info!(topic = name, from = have, to = count, "added partitions");
+        Ok(topic)
+    }
+
     /// Deletes a topic: forgets it, removes its metadata, then its partition directories.
     pub fn delete(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
         let topic = {
@@ -370,6 +400,31 @@ mod tests {
             topics.create("zero", 0, TopicConfig::default()),
             Err(TopicError::InvalidPartitions(0))
         ));
+    }
+
+    #[test]
+    fn create_partitions_grows_and_survives_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = Topics::load(dir.path()).unwrap();
+        topics.create("grow", 2, TopicConfig::default()).unwrap();
+        assert!(matches!(
+            topics.create_partitions("grow", 2),
+            Err(TopicError::InvalidPartitions(2))
+        ));
+        assert!(matches!(
+            topics.create_partitions("grow", 1),
+            Err(TopicError::InvalidPartitions(1))
+        ));
+        assert!(matches!(
+            topics.create_partitions("nope", 3),
+            Err(TopicError::Unknown(_))
+        ));
+        let topic = topics.create_partitions("grow", 5).unwrap();
+        assert_eq!(topic.partitions().len(), 5);
+        assert_eq!(topic.partition(4).unwrap().index, 4);
+        assert!(dir.path().join("grow-4").exists());
+        let reloaded = Topics::load(dir.path()).unwrap();
+        assert_eq!(reloaded.get("grow").unwrap().partitions().len(), 5);
     }
 
     #[test]

@@ -18,8 +18,15 @@ def ctx(scenario):
     return f"[{CLIENT}] {scenario}"
 
 
+_ADMINS = {}
+
+
 def admin(broker):
-    return AdminClient({"bootstrap.servers": broker.bootstrap})
+    # One client per address, kept alive: librdkafka fails the futures of a destroyed client,
+    # so a temporary AdminClient would lose its own answers.
+    if broker.bootstrap not in _ADMINS:
+        _ADMINS[broker.bootstrap] = AdminClient({"bootstrap.servers": broker.bootstrap})
+    return _ADMINS[broker.bootstrap]
 
 
 def create_topic(broker, name, partitions=1, config=None):

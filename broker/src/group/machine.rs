@@ -195,13 +195,13 @@ impl Coordinator {
         let mut out = Vec::new();
         match event {
             Event::Join(id, request) => self.join(id, request, now_ms, &mut out),
-            Event::Sync(id, request) => self.sync(id, request, now_ms, &mut out),
+            Event::Sync(id, request) => self.sync(id, &request, now_ms, &mut out),
             Event::Heartbeat(id, request) => {
                 let reply = self.heartbeat(&request, now_ms, &mut out);
                 out.push(Effect::Reply(id, Reply::Heartbeat(reply)));
             }
-            Event::Leave(id, request) => self.leave(id, request, now_ms, &mut out),
-            Event::Commit(id, request) => self.commit(id, request, now_ms, &mut out),
+            Event::Leave(id, request) => self.leave(id, &request, now_ms, &mut out),
+            Event::Commit(id, request) => self.commit(id, &request, now_ms, &mut out),
             Event::Fetch(id, request) => {
                 let reply = self.fetch(&request);
                 out.push(Effect::Reply(id, Reply::Fetch(reply)));
@@ -293,7 +293,7 @@ impl Coordinator {
                 group,
                 generation,
                 assignments,
-            } => self.assignment_written(&group, generation, assignments, result, now_ms, out),
+            } => self.assignment_written(&group, generation, &assignments, result, now_ms, out),
             PendingWrite::StaticRejoin { request, reply, .. } => {
                 self.static_rejoin_written(request, reply, result, out);
             }

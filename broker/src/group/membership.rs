@@ -261,8 +261,9 @@ impl Coordinator {
         // A new member has no id to heartbeat with yet, and its socket waits on the join, so
         // its JoinGroup gets a long timeout instead of the session timeout.
         let deadline = now_ms + self.config.new_member_join_timeout_ms;
+        let timer = heartbeat_key(&group.id, &member_id);
         let member = Member {
-            id: member_id.clone(),
+            id: member_id,
             instance_id: request.group_instance_id,
             client_id: request.client_id,
             client_host: request.client_host,
@@ -286,7 +287,7 @@ impl Coordinator {
         }
         group.add(member);
         out.push(Effect::Schedule {
-            key: heartbeat_key(&group.id, &member_id),
+            key: timer,
             at_ms: deadline,
         });
         self.maybe_prepare_rebalance_or_complete_join(group, now_ms, out);
@@ -621,7 +622,7 @@ impl Coordinator {
     pub(crate) fn sync(
         &mut self,
         id: RequestId,
-        request: SyncGroup,
+        request: &SyncGroup,
         now_ms: i64,
         out: &mut Vec<Effect>,
     ) {
@@ -711,7 +712,7 @@ impl Coordinator {
         &mut self,
         group_id: &str,
         generation: GenerationId,
-        assignments: Vec<(String, bytes::Bytes)>,
+        assignments: &[(String, bytes::Bytes)],
         result: Result<(), GroupError>,
         now_ms: i64,
         out: &mut Vec<Effect>,
@@ -854,7 +855,7 @@ impl Coordinator {
     pub(crate) fn leave(
         &mut self,
         id: RequestId,
-        request: LeaveGroup,
+        request: &LeaveGroup,
         now_ms: i64,
         out: &mut Vec<Effect>,
     ) {

@@ -6,9 +6,13 @@
 //! - [`classic`] and [`member`]: a group's and a member's data.
 //! - [`types`] and [`error`]: the coordinator's own request, reply and error types.
 //! - [`record`]: the key/value records kept in `__consumer_offsets`; [`load`] replays them.
+//! - [`store`]: appends to and replays `__consumer_offsets`; [`boot`] starts it all at broker
+//!   start; [`runtime`]: the tokio task that owns the machine, its timers and its writes.
+//! - [`lag`]: consumer lag from committed offsets and log end offsets.
 //! - [`subscription`]: reads the topics out of a consumer's subscription metadata.
 
 pub mod admin;
+pub mod boot;
 pub mod classic;
 pub mod config;
 pub mod error;
@@ -30,3 +34,4 @@ mod tests;
 pub use config::GroupConfig;
 pub use error::GroupError;
 pub use machine::{Coordinator, Effect, Event, Reply, TimerKey, WriteId};
+pub use runtime::GroupCoordinator;

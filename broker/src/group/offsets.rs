@@ -42,7 +42,7 @@ impl Coordinator {
     pub(crate) fn commit(
         &mut self,
         id: RequestId,
-        request: OffsetCommit,
+        request: &OffsetCommit,
         now_ms: i64,
         out: &mut Vec<Effect>,
     ) {
@@ -67,7 +67,7 @@ impl Coordinator {
         let Some(group) = self.groups.get_mut(&request.group_id) else {
             return fail_all(out, GroupError::CoordinatorNotAvailable);
         };
-        if let Err(e) = validate_commit(group, &request) {
+        if let Err(e) = validate_commit(group, request) {
             return fail_all(out, e);
         }
         if request.generation_id != GenerationId::NONE && group.has_member(&request.member_id) {

@@ -125,7 +125,7 @@ fn describe(
             name: e.name.to_string(),
             value: Some(e.value.clone()),
             read_only: e.read_only,
-            is_default: e.source == source::DEFAULT_CONFIG,
+            is_default: version == 0 && e.source == source::DEFAULT_CONFIG,
             config_source: if version >= 1 { e.source } else { -1 },
             is_sensitive: false,
             synonyms: if synonyms { synonyms_of(&e) } else { vec![] },

@@ -237,6 +237,8 @@ fn many_records_arrive_over_many_small_fetches() {
         &[
             ("max.partition.fetch.bytes", "2048"),
             ("fetch.max.bytes", "4096"),
+            // librdkafka requires fetch.max.bytes >= message.max.bytes.
+            ("message.max.bytes", "4096"),
         ],
     );
     let got = consume(

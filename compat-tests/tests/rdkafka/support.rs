@@ -104,7 +104,10 @@ pub(crate) fn producer(broker: &Broker, extra: &[(&str, &str)]) -> FutureProduce
 /// A consumer for `assign()`-based reading: no group, no commits.
 pub(crate) fn consumer(broker: &Broker, extra: &[(&str, &str)]) -> BaseConsumer {
     let mut config = config(broker);
+    // librdkafka refuses assign() without a group.id; the group is never joined and nothing
+    // is committed, so every consumer may share this one.
     config
+        .set("group.id", "fjord-compat-assign-only")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
