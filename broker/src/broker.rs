@@ -15,10 +15,14 @@ pub struct Broker {
     pub data_dir: DataDir,
     /// Host and port given to clients in Metadata.
     pub advertised: (String, u16),
-    /// All topics.
-    pub topics: Topics,
+    /// All topics (shared with the background maintenance task).
+    pub topics: Arc<Topics>,
     /// The consumer group coordinator.
     pub groups: crate::group::GroupCoordinator,
+    /// The transaction coordinator (also the source of idempotent producers' ids).
+    pub transactions: crate::txn::TransactionCoordinator,
+    /// Open incremental fetch sessions (KIP-227).
+    pub fetch_sessions: crate::fetch_session::FetchSessionCache,
 }
 
 impl Broker {

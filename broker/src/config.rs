@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::group::GroupConfig;
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -73,6 +75,20 @@ struct Cli {
     /// Largest request frame accepted, in bytes (`socket.request.max.bytes`).
     #[arg(long, env = "FJORD_MAX_REQUEST_BYTES")]
     max_request_bytes: Option<usize>,
+    /// How long the first rebalance of a new group waits for more members
+    /// (`group.initial.rebalance.delay.ms`).
+    #[arg(long, env = "FJORD_GROUP_INITIAL_REBALANCE_DELAY_MS")]
+    group_initial_rebalance_delay_ms: Option<i64>,
+    /// Shortest session timeout a consumer may ask for (`group.min.session.timeout.ms`).
+    #[arg(long, env = "FJORD_GROUP_MIN_SESSION_TIMEOUT_MS")]
+    group_min_session_timeout_ms: Option<i32>,
+    /// How long an empty group's committed offsets are kept (`offsets.retention.minutes`).
+    #[arg(long, env = "FJORD_OFFSETS_RETENTION_MINUTES")]
+    offsets_retention_minutes: Option<i64>,
+    /// Milliseconds between log maintenance rounds: retention, age-based rolls, compaction
+    /// (`log.retention.check.interval.ms`).
+    #[arg(long, env = "FJORD_LOG_RETENTION_CHECK_INTERVAL_MS")]
+    log_retention_check_interval_ms: Option<u64>,
     /// Log filter, like `info` or `fjord_broker=debug`.
     #[arg(long, env = "FJORD_LOG_LEVEL")]
     log_level: Option<String>,
@@ -97,6 +113,10 @@ struct FileConfig {
     auto_create_topics: Option<bool>,
     default_partitions: Option<i32>,
     max_request_bytes: Option<usize>,
+    group_initial_rebalance_delay_ms: Option<i64>,
+    group_min_session_timeout_ms: Option<i32>,
+    offsets_retention_minutes: Option<i64>,
+    log_retention_check_interval_ms: Option<u64>,
     log_level: Option<String>,
     log_json: Option<bool>,
 }
@@ -122,6 +142,10 @@ pub struct Config {
     pub default_partitions: i32,
     /// Largest request frame accepted.
     pub max_request_bytes: usize,
+    /// Group coordinator settings.
+    pub groups: GroupConfig,
+    /// Milliseconds between log maintenance rounds.
+    pub log_retention_check_interval_ms: u64,
     /// Log filter.
     pub log_level: String,
     /// JSON log lines.
@@ -131,6 +155,9 @@ pub struct Config {
 impl Config {
     /// Kafka's `socket.request.max.bytes` default: 100 MiB.
     pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
+
+    /// Kafka's `log.retention.check.interval.ms` default: 5 minutes.
+    pub const DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
 
     /// Reads flags, environment and config file.
     pub fn load() -> Result<Self, ConfigError> {
@@ -150,6 +177,8 @@ impl Config {
             auto_create_topics: true,
             default_partitions: 1,
             max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            groups: GroupConfig::default(),
+            log_retention_check_interval_ms: Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS,
             log_level: "info".into(),
             log_json: false,
         }
@@ -169,6 +198,7 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let groups = group_config(&cli, &file)?;
         let listen = cli
             .listen
             .or(file.listen)
@@ -222,6 +252,12 @@ impl Config {
                 .unwrap_or(true),
             default_partitions,
             max_request_bytes,
+            groups,
+            log_retention_check_interval_ms: cli
+                .log_retention_check_interval_ms
+                .or(file.log_retention_check_interval_ms)
+                .unwrap_or(Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS)
+                .max(1),
             log_level: cli
                 .log_level
                 .or(file.log_level)
@@ -229,6 +265,50 @@ impl Config {
             log_json: cli.log_json.or(file.log_json).unwrap_or(false),
         })
     }
+}
+
+fn group_config(cli: &Cli, file: &FileConfig) -> Result<GroupConfig, ConfigError> {
+    let mut groups = GroupConfig::default();
+    if let Some(ms) = cli
+        .group_initial_rebalance_delay_ms
+        .or(file.group_initial_rebalance_delay_ms)
+    {
+        if ms < 0 {
+            return Err(ConfigError::Invalid {
+                name: "group-initial-rebalance-delay-ms",
+                value: ms.to_string(),
+                why: "must not be negative",
+            });
+        }
+        groups.initial_rebalance_delay_ms = ms;
+    }
+    if let Some(ms) = cli
+        .group_min_session_timeout_ms
+        .or(file.group_min_session_timeout_ms)
+    {
+        if ms < 0 || ms > groups.max_session_timeout_ms {
+            return Err(ConfigError::Invalid {
+                name: "group-min-session-timeout-ms",
+                value: ms.to_string(),
+                why: "must be between 0 and group.max.session.timeout.ms",
+            });
+        }
+        groups.min_session_timeout_ms = ms;
+    }
+    if let Some(minutes) = cli
+        .offsets_retention_minutes
+        .or(file.offsets_retention_minutes)
+    {
+        if minutes < 1 {
+            return Err(ConfigError::Invalid {
+                name: "offsets-retention-minutes",
+                value: minutes.to_string(),
+                why: "must be at least 1",
+            });
+        }
+        groups.offsets_retention_ms = minutes.saturating_mul(60_000);
+    }
+    Ok(groups)
 }
 
 fn parse_addr(name: &'static str, value: &str) -> Result<SocketAddr, ConfigError> {
@@ -290,6 +370,23 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen.port(), 19092);
         assert_eq!(config.default_partitions, 5);
+    }
+
+    #[test]
+    fn group_settings_reach_the_coordinator_config() {
+        let config = parse(&[
+            "--group-initial-rebalance-delay-ms",
+            "0",
+            "--group-min-session-timeout-ms",
+            "1000",
+            "--offsets-retention-minutes",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(config.groups.initial_rebalance_delay_ms, 0);
+        assert_eq!(config.groups.min_session_timeout_ms, 1000);
+        assert_eq!(config.groups.offsets_retention_ms, 120_000);
+        assert!(parse(&["--offsets-retention-minutes", "0"]).is_err());
     }
 
     #[test]

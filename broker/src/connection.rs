@@ -36,6 +36,8 @@ enum ConnectionError {
     Write(#[source] std::io::Error),
     #[error("frame of {0} bytes is too short for a request header")]
     ShortFrame(usize),
+    #[error("closed by an injected test fault")]
+    InjectedFault,
     #[error(transparent)]
     Dispatch(#[from] dispatch::DispatchError),
     #[error("encoding the response to {api:?} v{version}: {source}")]
@@ -124,6 +126,7 @@ async fn serve_one(
         match dispatch::handle(broker, &ctx, frame).await? {
             Outcome::Respond(body) => send(write, correlation_id, api, api_version, &body).await,
             Outcome::NoResponse => Ok(()),
+            Outcome::Disconnect => Err(ConnectionError::InjectedFault),
         }
     }
     .instrument(span)

@@ -52,6 +52,17 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DescribeGroups, 0, 5),
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::OffsetDelete, 0, 0),
+    // Idempotent producers.
+    api(ApiKey::InitProducerId, 0, 5),
+    api(ApiKey::DescribeProducers, 0, 0),
+    // Administration.
+    api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::DeleteRecords, 0, 2),
+    api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    api(ApiKey::DescribeCluster, 0, 1),
+    api(ApiKey::DescribeTopicPartitions, 0, 0),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4),
 ];
 
 /// Why a request closes its connection instead of being answered.
@@ -88,6 +99,9 @@ pub enum Outcome {
     Respond(ResponseBody),
     /// Nothing (Produce with acks=0).
     NoResponse,
+    /// Close the connection without answering (only injected test faults, see
+    /// [`crate::test_faults`]).
+    Disconnect,
 }
 
 impl<T: Into<ResponseBody>> From<T> for Outcome {
@@ -186,6 +200,31 @@ pub async fn handle(
         }
         RequestBody::OffsetDelete(r) => {
             handlers::offset_delete::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::InitProducerId(r) => {
+            handlers::init_producer_id::handle(broker, ctx, r).into()
+        }
+        RequestBody::DescribeProducers(r) => {
+            handlers::describe_producers::handle(broker, ctx, r).into()
+        }
+        RequestBody::CreatePartitions(r) => {
+            handlers::create_partitions::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::DeleteRecords(r) => {
+            handlers::delete_records::handle(broker, ctx, r).await.into()
+        }
+        RequestBody::AlterConfigs(r) => handlers::alter_configs::handle(broker, ctx, r).into(),
+        RequestBody::IncrementalAlterConfigs(r) => {
+            handlers::incremental_alter_configs::handle(broker, ctx, r).into()
+        }
+        RequestBody::DescribeCluster(r) => {
+            handlers::describe_cluster::handle(broker, ctx, r).into()
+        }
+        RequestBody::DescribeTopicPartitions(r) => {
+            handlers::describe_topic_partitions::handle(broker, ctx, r).into()
+        }
+        RequestBody::OffsetForLeaderEpoch(r) => {
+            handlers::offset_for_leader_epoch::handle(broker, ctx, r).into()
         }
         other => {
             return Err(DispatchError::UnknownApi(other.api_key() as i16));

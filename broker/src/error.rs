@@ -1,7 +1,6 @@
 //! The one place where internal errors become Kafka error codes.
 
 use fjord_protocol::error_code::ErrorCode;
-use fjord_protocol::records::RecordError;
 use fjord_storage::{AppendError, DeleteError, ReadError};
 
 use crate::topic_config::ConfigValueError;
@@ -23,14 +22,6 @@ pub fn topic_error_code(e: &TopicError) -> ErrorCode {
 /// The code for a refused topic setting.
 pub fn config_error_code(_e: &ConfigValueError) -> ErrorCode {
     ErrorCode::InvalidConfig
-}
-
-/// The code for a batch that failed validation.
-pub fn record_error_code(e: &RecordError) -> ErrorCode {
-    match e {
-        RecordError::CorruptCrc { .. } | RecordError::Truncated { .. } => ErrorCode::CorruptMessage,
-        _ => ErrorCode::InvalidRecord,
-    }
 }
 
 /// The code for a failed append.
@@ -83,4 +74,29 @@ pub fn group_error_code(e: crate::group::GroupError) -> ErrorCode {
 /// The wire code of an optional group refusal (`None` is success).
 pub fn group_code(e: Option<crate::group::GroupError>) -> i16 {
     e.map_or(ErrorCode::None, group_error_code).code()
+}
+
+/// The code for a produced batch the partition did not append. Kafka answers a stale epoch
+/// with INVALID_PRODUCER_EPOCH on every Produce version (KIP-588), so the producer can abort
+/// and go on rather than treat it as fatal.
+pub fn produce_append_error_code(e: &crate::partition::ProduceAppendError) -> ErrorCode {
+    use crate::partition::ProduceAppendError as P;
+    use crate::producer_state::ProduceRefusal as R;
+    match e {
+        P::Refused(R::StaleEpoch { .. }) => ErrorCode::InvalidProducerEpoch,
+        P::Refused(R::OutOfOrder { .. }) => ErrorCode::OutOfOrderSequenceNumber,
+        P::Refused(R::NotTransactional { .. }) => ErrorCode::InvalidTxnState,
+        P::Append(e) => append_error_code(e),
+    }
+}
+
+/// The code for a refused InitProducerId.
+pub fn init_producer_id_error_code(e: &crate::txn::InitProducerIdError) -> ErrorCode {
+    use crate::txn::InitProducerIdError as I;
+    match e {
+        I::EmptyTransactionalId => ErrorCode::InvalidRequest,
+        I::TransactionsUnsupported(_) => ErrorCode::CoordinatorNotAvailable,
+        // Retriable for the client: it asks again, perhaps after the disk recovers.
+        I::ProducerIds(_) => ErrorCode::CoordinatorNotAvailable,
+    }
 }

@@ -1,11 +1,13 @@
 //! The `fjord` server binary.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use fjord_broker::broker::Broker;
 use fjord_broker::config::Config;
 use fjord_broker::data_dir::DataDir;
+use fjord_broker::maintenance;
 use fjord_broker::server::Server;
 use fjord_broker::topics::Topics;
 use tokio::net::TcpListener;
@@ -43,7 +45,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         config.node_id,
         config.cluster_id.as_deref(),
     )?;
-    let topics = Topics::load(&data_dir.path).context("loading topics")?;
+    let topics = Arc::new(Topics::load(&data_dir.path).context("loading topics")?);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -54,28 +56,38 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .unwrap_or_else(|| (bound.ip().to_string(), bound.port()));
     let groups = fjord_broker::group::boot::start(
         &topics,
-        fjord_broker::group::GroupConfig::default(),
+        config.groups.clone(),
         fjord_broker::clock::now_ms(),
     )
     .context("starting the group coordinator")?;
+    let transactions = fjord_broker::txn::TransactionCoordinator::start(&data_dir.path)
+        .context("starting the transaction coordinator")?;
     let broker = Arc::new(Broker {
         config,
         data_dir,
         advertised,
         topics,
         groups,
+        transactions,
+        fetch_sessions: fjord_broker::fetch_session::FetchSessionCache::default(),
     });
     let server = Server::new(listener, broker.clone());
     let (stop, stopped) = watch::channel(false);
     info!(%bound, cluster_id = broker.cluster_id(), "fjord ready");
     // The one line on stdout: tests and scripts wait for it to know the server accepts.
     println!("listening on {bound}");
+    let maintaining = tokio::spawn(maintenance::run(
+        broker.topics.clone(),
+        Duration::from_millis(broker.config.log_retention_check_interval_ms),
+        stopped.clone(),
+    ));
     let serving = tokio::spawn(server.run(stopped));
     shutdown_signal().await?;
     info!("shutting down");
     // The receiver only goes away once the server has stopped, so a failed send is harmless.
     let _ = stop.send(true);
     serving.await.context("server task failed")?;
+    maintaining.await.context("maintenance task failed")?;
     broker.groups.stop().await;
     broker.topics.flush_all();
     info!("stopped");

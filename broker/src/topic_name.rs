@@ -22,6 +22,14 @@ pub enum InvalidTopicName {
     BadCharacter(String),
 }
 
+/// Topics the broker's coordinators own: clients read them but may not write or delete them.
+pub const INTERNAL_TOPICS: &[&str] = &["__consumer_offsets", "__transaction_state"];
+
+/// Whether `name` is one of the [`INTERNAL_TOPICS`].
+pub fn is_internal_topic(name: &str) -> bool {
+    INTERNAL_TOPICS.contains(&name)
+}
+
 /// Checks a topic name against Kafka's rules.
 pub fn validate_topic_name(name: &str) -> Result<(), InvalidTopicName> {
     if name.is_empty() {

@@ -49,7 +49,7 @@ pub enum TopicError {
         partition: i32,
         /// The storage error.
         #[source]
-        source: fjord_storage::OpenError,
+        source: crate::partition::PartitionOpenError,
     },
 }
 
@@ -332,7 +332,7 @@ impl Topics {
     pub fn flush_all(&self) {
         for topic in self.list() {
             for partition in topic.partitions().iter() {
-                if let Err(e) = partition.log.flush() {
+                if let Err(e) = partition.flush() {
                     warn!(topic = %topic.name, partition = partition.index, error = %e, "flush failed");
                 }
             }

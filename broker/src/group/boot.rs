@@ -46,7 +46,3 @@ pub fn start(
     Ok(GroupCoordinator::start(config, partition, replayed, now_ms))
 }
 
-/// Whether `topic` is internal (Metadata's `is_internal`).
-pub fn is_internal_topic(topic: &str) -> bool {
-    topic == OFFSETS_TOPIC
-}

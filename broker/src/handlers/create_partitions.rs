@@ -15,9 +15,8 @@ use crate::broker::Broker;
 use crate::dispatch::RequestContext;
 use crate::error::topic_error_code;
 
-/// Most partitions one request may add to a topic. Each partition is a directory with open
-/// files, so a typo (or a hostile client) must not be able to ask for millions; Kafka bounds
-/// the records of one controller operation the same way.
+/// Most partitions one request may add to a topic (Kafka's `MAX_PARTITIONS_PER_BATCH`). Each
+/// partition is a directory with open files, so a typo must not be able to ask for millions.
 pub const MAX_NEW_PARTITIONS: i32 = 10_000;
 
 /// Answers CreatePartitions.
@@ -66,7 +65,7 @@ fn result(name: String, code: ErrorCode, message: Option<String>) -> CreateParti
 }
 
 fn grow(broker: &Broker, topic: CreatePartitionsTopic, validate_only: bool) -> CreatePartitionsTopicResult {
-    let name = topic.name;
+    let name = topic.name.clone();
     let Some(existing) = broker.topics.get(&name) else {
         return result(name, ErrorCode::UnknownTopicOrPartition, None);
     };
@@ -111,10 +110,8 @@ fn check(
     let adding = topic.count - have;
     if adding > MAX_NEW_PARTITIONS {
         return Err((
-            ErrorCode::InvalidPartitions,
-            format!(
-                "Adding {adding} partitions to {name} exceeds the limit of {MAX_NEW_PARTITIONS} per request."
-            ),
+            ErrorCode::PolicyViolation,
+            "Excessively large number of partitions per request.".into(),
         ));
     }
     let Some(assignments) = &topic.assignments else {
@@ -188,7 +185,7 @@ mod tests {
         assert_eq!(code(check(1, 3, "t", &topic(4, None))), ErrorCode::None);
         assert_eq!(
             code(check(1, 1, "t", &topic(MAX_NEW_PARTITIONS + 2, None))),
-            ErrorCode::InvalidPartitions
+            ErrorCode::PolicyViolation
         );
     }
 

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::broker::Broker;
 use crate::dispatch::RequestContext;
 use crate::error::topic_error_code;
+use crate::topic_name::is_internal_topic;
 
 /// Answers DeleteTopics.
 pub async fn handle(
@@ -64,6 +65,14 @@ fn delete_one(broker: &Broker, name: Option<String>, id: Uuid) -> DeletableTopic
             );
         }
     };
+    if is_internal_topic(&name) {
+        return result(
+            Some(name),
+            id,
+            ErrorCode::InvalidTopicException,
+            Some("internal topics cannot be deleted".into()),
+        );
+    }
     match broker.topics.delete(&name) {
         Ok(topic) => result(Some(name), topic.id, ErrorCode::None, None),
         Err(e) => result(Some(name), id, topic_error_code(&e), Some(e.to_string())),

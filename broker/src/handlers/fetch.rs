@@ -2,6 +2,9 @@
 //!
 //! Reads start at the batch that holds the fetch offset and stop at the high watermark (or the
 //! last stable offset for `read_committed`). The bytes come from the log unchanged.
+//!
+//! From v7 a fetch may belong to an incremental fetch session; [`crate::fetch_session`] decides
+//! which partitions to read and which of them the response includes. This module only reads.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,67 +12,57 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fjord_protocol::error_code::ErrorCode;
-use fjord_protocol::messages::fetch_request::FetchTopic;
 use fjord_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use fjord_protocol::messages::{FetchRequest, FetchResponse};
 use fjord_storage::ReadOptions;
+use uuid::Uuid;
 
 use crate::broker::Broker;
+use crate::clock::now_ms;
 use crate::dispatch::RequestContext;
 use crate::error::read_error_code;
+use crate::fetch_session::{
+    FetchParams, FetchPlan, Observed, PartitionKey, Reported, SessionRequest, TopicRef,
+};
 use crate::partition::{check_leader_epoch, Partition};
-use crate::topics::Topic;
+
+/// Fetch v7 added sessions.
+const SESSIONS_FROM: i16 = 7;
 
 /// Fetch v13 replaced topic names with topic ids.
 const TOPIC_IDS_FROM: i16 = 13;
 
-/// A partition of the request, resolved against our topics.
+/// A partition of the plan, resolved against our topics.
 struct Wanted {
-    topic_index: usize,
     partition_index: i32,
-    fetch_offset: i64,
-    partition_max_bytes: usize,
-    current_leader_epoch: i32,
+    params: FetchParams,
     partition: Result<Arc<Partition>, ErrorCode>,
 }
 
 /// Answers Fetch.
 pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
-    // Fetch sessions (KIP-227) are declined: we answer every fetch in full with session id 0,
-    // which clients treat as "no session".
-    if request.session_id != 0 {
-        return FetchResponse {
-            error_code: ErrorCode::FetchSessionIdNotFound.code(),
-            ..Default::default()
-        };
-    }
     let by_id = ctx.api_version >= TOPIC_IDS_FROM;
     let read_committed = request.isolation_level == 1;
-    let mut topics = Vec::with_capacity(request.topics.len());
-    let mut wanted = Vec::new();
-    for (topic_index, fetch_topic) in request.topics.iter().enumerate() {
-        let (topic, missing) = resolve(broker, fetch_topic, by_id);
-        topics.push(FetchableTopicResponse {
-            topic: fetch_topic.topic.clone(),
-            topic_id: fetch_topic.topic_id,
-            partitions: Vec::with_capacity(fetch_topic.partitions.len()),
-            ..Default::default()
-        });
-        for p in &fetch_topic.partitions {
-            let partition = topic
-                .as_ref()
-                .and_then(|t| t.partition(p.partition))
-                .ok_or(missing);
-            wanted.push(Wanted {
-                topic_index,
-                partition_index: p.partition,
-                fetch_offset: p.fetch_offset,
-                partition_max_bytes: usize::try_from(p.partition_max_bytes).unwrap_or(0),
-                current_leader_epoch: p.current_leader_epoch,
-                partition,
-            });
+    let session_request = session_request(&request, ctx.api_version, by_id);
+    let plan = match broker.fetch_sessions.plan(session_request, now_ms()) {
+        Ok(plan) => plan,
+        Err(code) => {
+            return FetchResponse {
+                error_code: code.code(),
+                session_id: 0,
+                ..Default::default()
+            }
         }
-    }
+    };
+    let wanted: Vec<Wanted> = plan
+        .partitions
+        .iter()
+        .map(|(key, params)| Wanted {
+            partition_index: key.partition,
+            params: *params,
+            partition: resolve(broker, key),
+        })
+        .collect();
     let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let deadline = tokio::time::Instant::now()
@@ -92,33 +85,116 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest
             () = tokio::time::sleep_until(deadline) => {}
         }
     };
-    for (w, data) in wanted.iter().zip(answers) {
-        topics[w.topic_index].partitions.push(data);
-    }
+    let observed: Vec<Observed> = answers.iter().map(observe).collect();
+    let completion = broker.fetch_sessions.complete(&plan, &observed, now_ms());
     FetchResponse {
         error_code: ErrorCode::None.code(),
-        session_id: 0,
-        responses: topics,
+        session_id: completion.session_id,
+        responses: group_by_topic(&plan, answers, &completion.include),
         ..Default::default()
     }
 }
 
-fn resolve(
-    broker: &Broker,
-    fetch_topic: &FetchTopic,
-    by_id: bool,
-) -> (Option<Arc<Topic>>, ErrorCode) {
-    if by_id {
-        (
-            broker.topics.get_by_id(&fetch_topic.topic_id),
-            ErrorCode::UnknownTopicId,
-        )
-    } else {
-        (
-            broker.topics.get(&fetch_topic.topic),
-            ErrorCode::UnknownTopicOrPartition,
-        )
+/// The request as the session cache sees it. Before v7 there are no sessions: every fetch is
+/// a full one without a session.
+fn session_request(request: &FetchRequest, version: i16, by_id: bool) -> SessionRequest {
+    let topic_ref = |name: &str, id: Uuid| {
+        if by_id {
+            TopicRef::Id(id)
+        } else {
+            TopicRef::Name(name.to_string())
+        }
+    };
+    let partitions = request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                (
+                    PartitionKey {
+                        topic: topic_ref(&t.topic, t.topic_id),
+                        partition: p.partition,
+                    },
+                    FetchParams {
+                        fetch_offset: p.fetch_offset,
+                        partition_max_bytes: p.partition_max_bytes,
+                        current_leader_epoch: p.current_leader_epoch,
+                    },
+                )
+            })
+        })
+        .collect();
+    let forgotten = request
+        .forgotten_topics_data
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |&partition| PartitionKey {
+                topic: topic_ref(&t.topic, t.topic_id),
+                partition,
+            })
+        })
+        .collect();
+    let sessions = version >= SESSIONS_FROM;
+    SessionRequest {
+        session_id: if sessions { request.session_id } else { 0 },
+        epoch: if sessions { request.session_epoch } else { -1 },
+        uses_topic_ids: by_id,
+        partitions,
+        forgotten,
     }
+}
+
+fn resolve(broker: &Broker, key: &PartitionKey) -> Result<Arc<Partition>, ErrorCode> {
+    let (topic, missing) = match &key.topic {
+        TopicRef::Id(id) => (broker.topics.get_by_id(id), ErrorCode::UnknownTopicId),
+        TopicRef::Name(name) => (broker.topics.get(name), ErrorCode::UnknownTopicOrPartition),
+    };
+    topic.and_then(|t| t.partition(key.partition)).ok_or(missing)
+}
+
+fn observe(data: &PartitionData) -> Observed {
+    Observed {
+        reported: Reported {
+            high_watermark: data.high_watermark,
+            last_stable_offset: data.last_stable_offset,
+            log_start_offset: data.log_start_offset,
+        },
+        has_records: data.records.as_ref().is_some_and(|r| !r.is_empty()),
+        has_error: data.error_code != ErrorCode::None.code(),
+    }
+}
+
+/// Puts the included answers under their topics, one topic entry per run of partitions of the
+/// same topic.
+fn group_by_topic(
+    plan: &FetchPlan,
+    answers: Vec<PartitionData>,
+    include: &[bool],
+) -> Vec<FetchableTopicResponse> {
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut last: Option<&TopicRef> = None;
+    for (((key, _), data), included) in plan.partitions.iter().zip(answers).zip(include) {
+        if !included {
+            continue;
+        }
+        match topics.last_mut() {
+            Some(current) if last == Some(&key.topic) => current.partitions.push(data),
+            _ => {
+                let (topic, topic_id) = match &key.topic {
+                    TopicRef::Name(name) => (name.clone(), Uuid::nil()),
+                    TopicRef::Id(id) => (String::new(), *id),
+                };
+                topics.push(FetchableTopicResponse {
+                    topic,
+                    topic_id,
+                    partitions: vec![data],
+                    ..Default::default()
+                });
+                last = Some(&key.topic);
+            }
+        }
+    }
+    topics
 }
 
 /// Reads every wanted partition once, within the request's byte budget.
@@ -160,7 +236,7 @@ fn read_one(w: &Wanted, budget: usize, first: bool, read_committed: bool) -> Par
         Ok(p) => p,
         Err(code) => return failed(*code),
     };
-    if let Err(code) = check_leader_epoch(w.current_leader_epoch) {
+    if let Err(code) = check_leader_epoch(w.params.current_leader_epoch) {
         return failed(code);
     }
     let high_watermark = partition.high_watermark();
@@ -186,12 +262,12 @@ fn read_one(w: &Wanted, budget: usize, first: bool, read_committed: bool) -> Par
         preferred_read_replica: -1,
         ..Default::default()
     };
-    let budget = budget.min(w.partition_max_bytes);
+    let budget = budget.min(usize::try_from(w.params.partition_max_bytes).unwrap_or(0));
     if budget == 0 && !first {
         data.records = Some(bytes::Bytes::new());
         return data;
     }
-    match partition.log.read(w.fetch_offset, budget, options) {
+    match partition.log.read(w.params.fetch_offset, budget, options) {
         Ok(read) => data.records = Some(read.bytes),
         Err(e) => {
             data.error_code = read_error_code(&e).code();

@@ -12,6 +12,7 @@ use crate::broker::Broker;
 use crate::dispatch::RequestContext;
 use crate::error::topic_error_code;
 use crate::partition::LEADER_EPOCH;
+use crate::topic_name::is_internal_topic;
 use crate::topics::Topic;
 
 /// Kafka's value for "authorized operations not requested".
@@ -99,7 +100,7 @@ fn describe(topic: &Topic, node_id: i32) -> MetadataResponseTopic {
         error_code: ErrorCode::None.code(),
         name: Some(topic.name.clone()),
         topic_id: topic.id,
-        is_internal: false,
+        is_internal: is_internal_topic(&topic.name),
         partitions: topic
             .partitions()
             .iter()

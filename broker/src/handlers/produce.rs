@@ -7,16 +7,22 @@ use bytes::{Bytes, BytesMut};
 use fjord_protocol::error_code::ErrorCode;
 use fjord_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
-use fjord_protocol::records::header::{verify_crc, BatchHeader};
+use fjord_protocol::records::validate::{
+    check_record_contents, validate_batches, BatchSummary, ContentRules, ValidationLimits,
+};
 use fjord_storage::AppendOptions;
 use tracing::warn;
 
 use crate::broker::Broker;
 use crate::clock::now_ms;
 use crate::dispatch::{Outcome, RequestContext};
-use crate::error::{append_error_code, record_error_code};
+use crate::error::produce_append_error_code;
 use crate::partition::{Partition, LEADER_EPOCH};
 use crate::topic_config::TopicConfig;
+use crate::topic_name::is_internal_topic;
+
+/// Most bytes a batch may decompress to when its records must be read (compacted topics).
+const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Oldest Produce version we accept; older ones are advertised but refused, as Kafka 4 does.
 const MIN_ACCEPTED_VERSION: i16 = 3;
@@ -40,6 +46,10 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
                 let result = match (refuse, &topic) {
                     (Some(code), _) => Err(code),
                     (None, None) => Err(ErrorCode::UnknownTopicOrPartition),
+                    // Only the coordinators write internal topics.
+                    (None, Some(_)) if is_internal_topic(&topic_data.name) => {
+                        Err(ErrorCode::InvalidTopicException)
+                    }
                     (None, Some(topic)) => match topic.partition(data.index) {
                         None => Err(ErrorCode::UnknownTopicOrPartition),
                         Some(partition) => {
@@ -76,6 +86,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
     if request.acks == 0 {
         return Outcome::NoResponse;
     }
+    let appended = responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .any(|p| p.error_code == ErrorCode::None.code());
+    if appended && crate::test_faults::drop_produce_answer() {
+        return Outcome::Disconnect;
+    }
     ProduceResponse {
         responses,
         ..Default::default()
@@ -96,8 +113,8 @@ fn append(
     records: Option<&Bytes>,
 ) -> Result<Appended, ErrorCode> {
     let records = records.ok_or(ErrorCode::CorruptMessage)?;
-    validate(records, config)?;
     let now = now_ms();
+    let summary = validate(records, config, now)?;
     let log_append_time = config.log_append_time().then_some(now);
     // The request frame is shared with the other partitions' slices, so the batch is copied
     // once here to be re-stamped in place.
@@ -107,40 +124,44 @@ fn append(
         log_append_time,
         now_ms: now,
     };
-    let info = partition.log.append(&mut batch, &options).map_err(|e| {
-        warn!(partition = partition.index, error = %e, "append failed");
-        append_error_code(&e)
-    })?;
-    partition.notify_appended();
+    // Idempotence lives in the partition: a retried batch is answered with its original
+    // offsets, a sequence gap or a fenced epoch is refused.
+    let done = partition
+        .append_produced(&mut batch, &summary, &options)
+        .map_err(|e| {
+            warn!(partition = partition.index, error = %e, "append refused");
+            produce_append_error_code(&e)
+        })?;
     Ok(Appended {
-        base_offset: info.base_offset,
-        log_append_time,
-        log_start_offset: info.log_start_offset,
+        base_offset: done.base_offset,
+        log_append_time: done.log_append_time,
+        log_start_offset: done.log_start_offset,
     })
 }
 
-/// Checks what the broker must check before appending a batch as is: v3+ produce carries
-/// exactly one v2 batch, intact (CRC), within the topic's size limit, with a consistent count.
-fn validate(records: &[u8], config: &TopicConfig) -> Result<(), ErrorCode> {
-    let header = BatchHeader::parse(records).map_err(|e| record_error_code(&e))?;
-    if header.total_len() != records.len() {
-        return Err(if header.total_len() > records.len() {
-            ErrorCode::CorruptMessage
-        } else {
-            // More than one batch, or trailing bytes.
-            ErrorCode::InvalidRecord
-        });
+/// Checks what the broker must check before appending a batch as is: produce v3+ carries
+/// exactly one intact v2 batch within the topic's size limit, with a consistent count, keys on a
+/// compacted topic, and (for `CreateTime`) a timestamp not too far ahead of the broker's clock.
+/// Records are decoded only for the compacted-topic key check.
+fn validate(records: &Bytes, config: &TopicConfig, now: i64) -> Result<BatchSummary, ErrorCode> {
+    let limits = ValidationLimits {
+        max_batch_bytes: config.max_message_bytes(),
+        max_batches: 1,
+        allow_control: false,
+    };
+    let mut validated = validate_batches(records, &limits).map_err(|e| e.error_code())?;
+    let summary = validated.batches.pop().ok_or(ErrorCode::InvalidRecord)?;
+    if config.is_compacted() {
+        let rules = ContentRules {
+            max_decompressed: MAX_DECOMPRESSED_BYTES,
+            require_keys: true,
+        };
+        check_record_contents(records, &rules).map_err(|e| e.error_code())?;
     }
-    if records.len() > config.max_message_bytes() {
-        return Err(ErrorCode::MessageTooLarge);
+    if !config.log_append_time()
+        && summary.max_timestamp.saturating_sub(now) > config.long("message.timestamp.after.max.ms")
+    {
+        return Err(ErrorCode::InvalidTimestamp);
     }
-    verify_crc(records).map_err(|e| record_error_code(&e))?;
-    if header.record_count < 1 || header.last_offset_delta != header.record_count - 1 {
-        return Err(ErrorCode::InvalidRecord);
-    }
-    if header.is_control() {
-        // Only transaction coordinators write control batches.
-        return Err(ErrorCode::InvalidRecord);
-    }
-    Ok(())
+    Ok(summary)
 }

@@ -19,6 +19,7 @@ pub mod snapshot;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use fjord_protocol::records::header::BatchHeader;
+use fjord_protocol::records::BatchSummary;
 
 pub use manager::ProducerStateManager;
 
@@ -55,6 +56,18 @@ impl ProducerBatch {
             record_count: header.record_count,
             transactional: header.is_transactional(),
             max_timestamp: header.max_timestamp,
+        })
+    }
+
+    /// The producer facts of a validated client batch; `None` without a producer id.
+    pub fn from_summary(summary: &BatchSummary) -> Option<Self> {
+        (summary.producer_id >= 0 && !summary.control).then_some(Self {
+            producer_id: summary.producer_id,
+            producer_epoch: summary.producer_epoch,
+            base_sequence: summary.base_sequence,
+            record_count: summary.record_count,
+            transactional: summary.transactional,
+            max_timestamp: summary.max_timestamp,
         })
     }
 
@@ -340,6 +353,13 @@ impl ProducerStates {
     /// The coordinator epoch of the producer's last marker here, if the producer is known.
     pub fn coordinator_epoch(&self, producer_id: i64) -> Option<i32> {
         self.producers.get(&producer_id).map(|e| e.coordinator_epoch)
+    }
+
+    /// First offset of the producer's open transaction here, if one is open.
+    pub fn current_txn_first_offset(&self, producer_id: i64) -> Option<i64> {
+        self.producers
+            .get(&producer_id)
+            .and_then(|e| e.current_txn_first_offset)
     }
 
     /// The producer's current epoch here, if it is known.

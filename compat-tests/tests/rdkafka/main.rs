@@ -6,6 +6,7 @@
 
 mod admin;
 mod durability;
+mod idempotence;
 mod offsets;
 mod produce_consume;
 mod support;

@@ -5,12 +5,16 @@
 //! - [`versions`]: the versions this tool speaks, and the choice of the highest version both
 //!   sides support.
 //! - [`cluster`]: metadata, and routing each request to the broker that must answer it.
+//! - [`groups`]: consumer group describe, committed offsets, commits, consumer protocol.
+//! - [`offsets`]: ListOffsets (log bounds, offsets for timestamps).
 //! - [`partitioner`]: Kafka's murmur2 key partitioner and round-robin for keyless records.
 //! - [`error`]: what can go wrong.
 
 pub mod cluster;
 pub mod connection;
 pub mod error;
+pub mod groups;
+pub mod offsets;
 pub mod partitioner;
 pub mod versions;
 

@@ -1,0 +1,39 @@
+//! InitProducerId: an id and epoch for an idempotent or transactional producer.
+
+use fjord_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
+use tracing::warn;
+
+use crate::broker::Broker;
+use crate::dispatch::RequestContext;
+use crate::error::init_producer_id_error_code;
+use crate::txn::InitProducer;
+
+/// Answers InitProducerId (v0-v5).
+pub fn handle(
+    broker: &Broker,
+    _ctx: &RequestContext,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let init = InitProducer {
+        transactional_id: request.transactional_id,
+        transaction_timeout_ms: request.transaction_timeout_ms,
+        // The fields default to -1 before v3.
+        current: (request.producer_id >= 0).then_some((request.producer_id, request.producer_epoch)),
+    };
+    match broker.transactions.init_producer_id(&init) {
+        Ok(given) => InitProducerIdResponse {
+            producer_id: given.producer_id,
+            producer_epoch: given.epoch,
+            ..Default::default()
+        },
+        Err(e) => {
+            warn!(error = %e, "InitProducerId refused");
+            InitProducerIdResponse {
+                error_code: init_producer_id_error_code(&e).code(),
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            }
+        }
+    }
+}

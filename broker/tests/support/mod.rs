@@ -1,0 +1,90 @@
+//! A broker in this process on a temporary directory, and a way to send it requests through
+//! dispatch exactly as a connection would (encoded bytes in, typed response out).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use fjord_broker::broker::Broker;
+use fjord_broker::config::Config;
+use fjord_broker::data_dir::DataDir;
+use fjord_broker::dispatch::{self, DispatchError, Outcome, RequestContext};
+use fjord_broker::fetch_session::FetchSessionCache;
+use fjord_broker::topics::Topics;
+use fjord_protocol::messages::{ApiKey, RequestBody, ResponseBody};
+use tempfile::TempDir;
+
+/// A broker and the directory it lives in (removed on drop).
+pub struct TestBroker {
+    pub broker: Arc<Broker>,
+    _dir: TempDir,
+}
+
+/// Builds the broker the way `main.rs` does, without a listener. Must run inside a runtime
+/// (the group coordinator spawns its task).
+pub fn start() -> TestBroker {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_tests(dir.path());
+    let data_dir = DataDir::open(&config.data_dir, config.node_id, None).unwrap();
+    let topics = Arc::new(Topics::load(&data_dir.path).unwrap());
+    let groups = fjord_broker::group::boot::start(
+        &topics,
+        config.groups.clone(),
+        fjord_broker::clock::now_ms(),
+    )
+    .unwrap();
+    let transactions = fjord_broker::txn::TransactionCoordinator::start(&data_dir.path).unwrap();
+    let broker = Arc::new(Broker {
+        config,
+        data_dir,
+        advertised: ("127.0.0.1".into(), 9092),
+        topics,
+        groups,
+        transactions,
+        fetch_sessions: FetchSessionCache::default(),
+    });
+    TestBroker { broker, _dir: dir }
+}
+
+/// The context of a request from a test client.
+pub fn ctx(api: ApiKey, version: i16) -> RequestContext {
+    RequestContext {
+        api,
+        api_version: version,
+        correlation_id: 7,
+        client_id: "fjord-test".into(),
+        peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+    }
+}
+
+/// Encodes `request` at `version` and runs it through dispatch.
+pub async fn dispatch_encoded(
+    broker: &Broker,
+    version: i16,
+    request: &RequestBody,
+) -> Result<Outcome, DispatchError> {
+    let api = request.api_key();
+    let mut buf = BytesMut::new();
+    request
+        .encode(&mut buf, version)
+        .unwrap_or_else(|e| panic!("{api:?} v{version}: test request does not encode: {e}"));
+    dispatch::handle(broker, &ctx(api, version), buf.freeze()).await
+}
+
+/// Sends a request and returns its response, which must encode at `version`.
+pub async fn call(broker: &Broker, version: i16, request: impl Into<RequestBody>) -> ResponseBody {
+    let request = request.into();
+    let api = request.api_key();
+    match dispatch_encoded(broker, version, &request).await {
+        Ok(Outcome::Respond(body)) => {
+            let mut buf = BytesMut::new();
+            body.encode(&mut buf, version)
+                .unwrap_or_else(|e| panic!("{api:?} v{version}: response does not encode: {e}"));
+            body
+        }
+        Ok(Outcome::NoResponse) => panic!("{api:?} v{version}: no response"),
+        Err(e) => panic!("{api:?} v{version}: dispatch failed: {e}"),
+    }
+}

@@ -1,0 +1,403 @@
+//! `bench produce`: an open-loop load generator.
+//!
+//! Each message has an intended send time on a fixed schedule (`--rate`); its latency runs
+//! from that time to its acknowledgement, so time spent queueing behind a slow broker counts
+//! (no coordinated omission). Without `--rate` a message's intended time is when it was made.
+//! Each connection pipelines up to `--max-in-flight` requests: a writer task sends, a reader
+//! task matches responses in order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use clap::Args;
+use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use fjord_protocol::messages::{ApiKey, ProduceRequest};
+use fjord_protocol::records::{Compression, RecordBatchBuilder};
+use fjord_protocol::ErrorCode;
+use fjord_tools::client::connection::{RequestWriter, ResponseReader};
+use fjord_tools::client::{Client, ClientError};
+use fjord_tools::parse;
+use hdrhistogram::Histogram;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::stats::{self, Progress, ProgressLine, Report};
+use crate::commands::produce::parse_compression;
+use crate::commands::sender::{now_ms, Acks};
+
+/// How long the broker may take to replicate a produce.
+const PRODUCE_TIMEOUT_MS: i32 = 30_000;
+/// Size of the pool message payloads are cut from: varied bytes, so compression is not
+/// flattered by identical messages.
+const PAYLOAD_POOL: usize = 1 << 20;
+
+/// `bench produce`.
+#[derive(Debug, Args)]
+pub(crate) struct ProduceBenchArgs {
+    /// Topic to write to (created with --partitions if it does not exist).
+    topic: String,
+    /// Message (value) size, e.g. 100 or 1KiB.
+    #[arg(long, short = 's', default_value = "100", value_parser = parse::size)]
+    size: u64,
+    /// Messages to send in total.
+    #[arg(long, short = 'n', default_value_t = 100_000, conflicts_with = "duration")]
+    count: u64,
+    /// Send for this long instead of a count (e.g. 30s).
+    #[arg(long, short = 'd', value_parser = parse::duration)]
+    duration: Option<Duration>,
+    /// Messages per second over all connections (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Partitions of the topic when this command creates it.
+    #[arg(long, short = 'p', default_value_t = 1)]
+    partitions: i32,
+    /// Acknowledgements to wait for: 0, 1 or all.
+    #[arg(long, default_value = "all", value_parser = Acks::parse)]
+    acks: Acks,
+    /// Compression codec: none, gzip, snappy, lz4 or zstd.
+    #[arg(long, short = 'z', default_value = "none", value_parser = parse_compression)]
+    compression: Compression,
+    /// Close a batch at this many payload bytes.
+    #[arg(long, default_value = "16KiB", value_parser = parse::size)]
+    batch_size: u64,
+    /// With --rate, wait this long for a batch to fill before sending it.
+    #[arg(long, default_value = "5ms", value_parser = parse::duration)]
+    linger: Duration,
+    /// Producer connections, each with its own writer and reader.
+    #[arg(long, short = 'c', default_value_t = 1)]
+    connections: u32,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 5)]
+    max_in_flight: usize,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one connection does.
+#[derive(Debug, Clone)]
+struct Plan {
+    topic: String,
+    /// Partitions this connection writes to, in turn.
+    partitions: Vec<i32>,
+    /// Messages to send, when counting.
+    count: Option<u64>,
+    /// When to stop, when timing.
+    deadline: Option<Instant>,
+    /// Time between two messages of this connection, when rate limited.
+    interval: Option<Duration>,
+    size: usize,
+    batch_size: u64,
+    linger: Duration,
+    acks: Acks,
+    compression: Compression,
+    version: i16,
+}
+
+/// A request on the wire, waiting for its response.
+#[derive(Debug)]
+struct InFlight {
+    correlation_id: i32,
+    /// Each message's intended send time.
+    intended: Vec<Instant>,
+    bytes: u64,
+}
+
+/// Runs `bench produce`.
+pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.connections >= 1, "--connections must be at least 1");
+    anyhow::ensure!(args.max_in_flight >= 1, "--max-in-flight must be at least 1");
+    let info = match client.topic(&args.topic).await {
+        Ok(info) => info,
+        Err(ClientError::UnknownTopic { .. }) => {
+            create_topic(client, &args.topic, args.partitions).await?;
+            client.topic(&args.topic).await?
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let pool = payload_pool();
+    let connections = args.connections;
+    let progress = Arc::new(Progress::default());
+    let start = Instant::now();
+    let deadline = args.duration.map(|d| start + d);
+    let mut tasks = Vec::new();
+    for k in 0..connections {
+        let partitions: Vec<i32> = info
+            .partitions
+            .iter()
+            .map(|p| p.index)
+            .skip(k as usize)
+            .step_by(connections as usize)
+            .collect();
+        // More connections than partitions: the extra ones share from the start.
+        let partitions = if partitions.is_empty() {
+            info.partitions.iter().map(|p| p.index).collect()
+        } else {
+            partitions
+        };
+        let leader = info.leader(partitions.first().copied().unwrap_or(0))?;
+        let conn = client.open(leader).await?;
+        let count = deadline.is_none().then(|| {
+            args.count / u64::from(connections) + u64::from(u64::from(k) < args.count % u64::from(connections))
+        });
+        let interval = (args.rate > 0).then(|| {
+            Duration::from_secs_f64(f64::from(connections) / rate_f64(args.rate))
+        });
+        let plan = Plan {
+            topic: args.topic.clone(),
+            partitions,
+            count,
+            deadline,
+            interval,
+            size: usize::try_from(args.size).context("--size is too large")?,
+            batch_size: args.batch_size.max(1),
+            linger: args.linger,
+            acks: args.acks,
+            compression: args.compression,
+            version: conn.version(ApiKey::Produce)?,
+        };
+        let (writer, reader, _) = conn.into_split();
+        let progress = progress.clone();
+        let pool = pool.clone();
+        let in_flight = args.max_in_flight;
+        tasks.push(tokio::spawn(async move {
+            run_connection(writer, reader, plan, pool, progress, in_flight, start).await
+        }));
+    }
+    let total = deadline.is_none().then_some(args.count);
+    let line = ProgressLine::start("produce", total, progress.clone());
+    let mut histogram = stats::histogram()?;
+    let mut failure = None;
+    for task in tasks {
+        match task.await.context("a producer task panicked")? {
+            Ok(h) => histogram.add(&h).context("merging latency histograms")?,
+            Err(err) => failure = Some(err),
+        }
+    }
+    let elapsed = start.elapsed();
+    line.finish();
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    Report::new("produce", &progress, elapsed, &histogram).print(args.json)
+}
+
+async fn create_topic(client: &mut Client, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    use fjord_protocol::messages::create_topics_request::CreatableTopic;
+    use fjord_protocol::messages::CreateTopicsRequest;
+    let conn = client.controller().await?;
+    let version = conn.version(ApiKey::CreateTopics)?;
+    let request = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: topic.to_owned(),
+            num_partitions: partitions,
+            replication_factor: if version >= 4 { -1 } else { 1 },
+            ..CreatableTopic::default()
+        }],
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+        ..CreateTopicsRequest::default()
+    };
+    let response = conn.send_at(&request, version, Duration::ZERO).await?;
+    for t in &response.topics {
+        // Another bench may have created it first; that is fine.
+        if t.error_code != ErrorCode::TopicAlreadyExists.code() {
+            fjord_tools::client::error::check_with_message(
+                t.error_code,
+                t.error_message.as_deref(),
+                || format!("create topic {topic}"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Printable pseudo-random bytes (a fixed xorshift sequence, so runs are comparable).
+fn payload_pool() -> Bytes {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let bytes: Vec<u8> = (0..PAYLOAD_POOL)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ALPHABET[(state % 64) as usize]
+        })
+        .collect();
+    Bytes::from(bytes)
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn rate_f64(rate: u64) -> f64 {
+    rate as f64
+}
+
+/// One connection's writer and reader; returns its latency histogram.
+async fn run_connection(
+    writer: RequestWriter,
+    reader: ResponseReader,
+    plan: Plan,
+    pool: Bytes,
+    progress: Arc<Progress>,
+    max_in_flight: usize,
+    start: Instant,
+) -> anyhow::Result<Histogram<u64>> {
+    let (tx, rx) = mpsc::channel(max_in_flight);
+    let version = plan.version;
+    let acks = plan.acks;
+    let reading = tokio::spawn(read_responses(reader, rx, version, acks, progress.clone()));
+    let written = write_requests(writer, &plan, &pool, tx, &progress, start).await;
+    let histogram = reading.await.context("a response reader panicked")??;
+    written?;
+    Ok(histogram)
+}
+
+/// Builds batches on the schedule and sends them.
+async fn write_requests(
+    mut writer: RequestWriter,
+    plan: &Plan,
+    pool: &Bytes,
+    tx: mpsc::Sender<InFlight>,
+    progress: &Progress,
+    start: Instant,
+) -> anyhow::Result<()> {
+    let mut scheduled: u64 = 0;
+    let mut turn = 0usize;
+    let intended = |i: u64| match plan.interval {
+        Some(interval) => start + interval.mul_f64(rate_index(i)),
+        None => Instant::now(),
+    };
+    let more = |i: u64, at: Instant| {
+        plan.count.is_none_or(|c| i < c) && plan.deadline.is_none_or(|d| at < d)
+    };
+    loop {
+        let first = intended(scheduled);
+        if !more(scheduled, first) {
+            break;
+        }
+        tokio::time::sleep_until(first).await;
+        let mut times = vec![first];
+        scheduled += 1;
+        let close_at = first + plan.linger;
+        while (times.len() as u64) * (plan.size as u64) < plan.batch_size {
+            let next = intended(scheduled);
+            if !more(scheduled, next) {
+                break;
+            }
+            if next > Instant::now() {
+                if next > close_at {
+                    break;
+                }
+                tokio::time::sleep_until(next).await;
+            }
+            times.push(next);
+            scheduled += 1;
+        }
+        let partition = plan.partitions[turn % plan.partitions.len()];
+        turn += 1;
+        let request = build_request(plan, partition, times.len(), pool, scheduled)?;
+        let bytes = (times.len() as u64) * (plan.size as u64);
+        let permit = tx.reserve().await.context("the response reader stopped")?;
+        let correlation_id = writer.write(&request, plan.version).await?;
+        if plan.acks == Acks::None {
+            progress.add(times.len() as u64, bytes);
+        }
+        permit.send(InFlight {
+            correlation_id,
+            intended: times,
+            bytes,
+        });
+    }
+    Ok(())
+}
+
+/// `i` as a float for scheduling; exact below 2^53 messages.
+#[allow(clippy::cast_precision_loss)]
+fn rate_index(i: u64) -> f64 {
+    i as f64
+}
+
+/// One produce request with one batch of `count` messages for `partition`.
+fn build_request(
+    plan: &Plan,
+    partition: i32,
+    count: usize,
+    pool: &Bytes,
+    seed: u64,
+) -> anyhow::Result<ProduceRequest> {
+    let mut builder = RecordBatchBuilder::new().compression(plan.compression);
+    let now = now_ms();
+    let span = pool.len().saturating_sub(plan.size).max(1);
+    for i in 0..count {
+        let at = usize::try_from(seed.wrapping_mul(7919).wrapping_add(i as u64 * 104_729))
+            .unwrap_or(0)
+            % span;
+        let value = pool.slice(at..(at + plan.size).min(pool.len()));
+        builder.push(now, None, Some(value), Vec::new());
+    }
+    let batch = builder.build().context("encoding a bench batch")?;
+    Ok(ProduceRequest {
+        acks: plan.acks.wire(),
+        timeout_ms: PRODUCE_TIMEOUT_MS,
+        topic_data: vec![TopicProduceData {
+            name: plan.topic.clone(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(batch),
+                ..PartitionProduceData::default()
+            }],
+            ..TopicProduceData::default()
+        }],
+        ..ProduceRequest::default()
+    })
+}
+
+/// Matches responses to requests in order and records each message's latency. With acks=0
+/// there are no responses: latency is the time until the request was written.
+async fn read_responses(
+    mut reader: ResponseReader,
+    mut rx: mpsc::Receiver<InFlight>,
+    version: i16,
+    acks: Acks,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut histogram = stats::histogram()?;
+    while let Some(request) = rx.recv().await {
+        if acks == Acks::None {
+            let now = Instant::now();
+            for t in &request.intended {
+                stats::record(&mut histogram, now.saturating_duration_since(*t));
+            }
+            continue;
+        }
+        let response = reader
+            .read::<ProduceRequest>(request.correlation_id, version)
+            .await?;
+        let now = Instant::now();
+        let failed = response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .find(|p| p.error_code != 0);
+        if let Some(p) = failed {
+            progress.errors.fetch_add(1, Ordering::Relaxed);
+            let code = ErrorCode::from(p.error_code);
+            if !code.is_retriable() {
+                anyhow::bail!(
+                    "produce to partition {} failed: {} ({})",
+                    p.index,
+                    code.name(),
+                    code.code()
+                );
+            }
+            continue;
+        }
+        for t in &request.intended {
+            stats::record(&mut histogram, now.saturating_duration_since(*t));
+        }
+        progress.add(request.intended.len() as u64, request.bytes);
+    }
+    Ok(histogram)
+}
