@@ -201,27 +201,25 @@ pub async fn handle(
         RequestBody::OffsetDelete(r) => {
             handlers::offset_delete::handle(broker, ctx, r).await.into()
         }
-        RequestBody::InitProducerId(r) => {
-            handlers::init_producer_id::handle(broker, ctx, r).into()
-        }
+        RequestBody::InitProducerId(r) => handlers::init_producer_id::handle(broker, ctx, r).into(),
         RequestBody::DescribeProducers(r) => {
             handlers::describe_producers::handle(broker, ctx, r).into()
         }
-        RequestBody::CreatePartitions(r) => {
-            handlers::create_partitions::handle(broker, ctx, r).await.into()
-        }
-        RequestBody::DeleteRecords(r) => {
-            handlers::delete_records::handle(broker, ctx, r).await.into()
-        }
+        RequestBody::CreatePartitions(r) => handlers::create_partitions::handle(broker, ctx, r)
+            .await
+            .into(),
+        RequestBody::DeleteRecords(r) => handlers::delete_records::handle(broker, ctx, r)
+            .await
+            .into(),
         RequestBody::AlterConfigs(r) => handlers::alter_configs::handle(broker, ctx, r).into(),
         RequestBody::IncrementalAlterConfigs(r) => {
             handlers::incremental_alter_configs::handle(broker, ctx, r).into()
         }
         RequestBody::DescribeCluster(r) => {
-            handlers::describe_cluster::handle(broker, ctx, r).into()
+            handlers::describe_cluster::handle(broker, ctx, &r).into()
         }
         RequestBody::DescribeTopicPartitions(r) => {
-            handlers::describe_topic_partitions::handle(broker, ctx, r).into()
+            handlers::describe_topic_partitions::handle(broker, ctx, &r).into()
         }
         RequestBody::OffsetForLeaderEpoch(r) => {
             handlers::offset_for_leader_epoch::handle(broker, ctx, r).into()

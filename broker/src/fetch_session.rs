@@ -316,7 +316,8 @@ impl FetchSessionCache {
     fn open(&self, plan: &FetchPlan, observed: &[Observed], now_ms: i64) -> i32 {
         let mut sessions = self.lock();
         let size = plan.partitions.len();
-        if sessions.by_id.len() >= self.max_sessions && !self.evict_one(&mut sessions, size, now_ms) {
+        if sessions.by_id.len() >= self.max_sessions && !self.evict_one(&mut sessions, size, now_ms)
+        {
             return NO_SESSION;
         }
         let mut session = Session {

@@ -19,8 +19,12 @@ pub fn run_once(topics: &Topics, now: i64) {
         let compacts = topic.config().is_compacted();
         for partition in topic.partitions().iter() {
             match partition.log.maintain(now) {
-                Ok(report) => debug!(topic = %topic.name, partition = partition.index, ?report, "maintained"),
-                Err(e) => warn!(topic = %topic.name, partition = partition.index, error = %e, "log maintenance failed"),
+                Ok(report) => {
+                    debug!(topic = %topic.name, partition = partition.index, ?report, "maintained")
+                }
+                Err(e) => {
+                    warn!(topic = %topic.name, partition = partition.index, error = %e, "log maintenance failed")
+                }
             }
             if compacts {
                 if let Err(e) = partition.log.compact(now) {
@@ -59,11 +63,9 @@ mod tests {
     fn retention_by_time_deletes_old_segments() {
         let dir = tempfile::tempdir().unwrap();
         let topics = Topics::load(dir.path()).unwrap();
-        let config = TopicConfig::from_overrides([
-            ("retention.ms", "1000"),
-            ("segment.bytes", "1048576"),
-        ])
-        .unwrap();
+        let config =
+            TopicConfig::from_overrides([("retention.ms", "1000"), ("segment.bytes", "1048576")])
+                .unwrap();
         let topic = topics.create("old", 1, config).unwrap();
         let partition = topic.partition(0).unwrap();
         let options = fjord_storage::AppendOptions {

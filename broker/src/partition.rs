@@ -51,7 +51,7 @@ pub enum PartitionOpenError {
     Log(#[from] fjord_storage::OpenError),
     /// The producer state could not be loaded.
     #[error("loading producer state: {0}")]
-    ProducerState(#[from] LoadError),
+    ProducerState(#[source] Box<LoadError>),
 }
 
 /// Why a produced batch was not appended.
@@ -110,7 +110,8 @@ impl Partition {
     /// Opens (or creates) the partition's log in `dir` and loads its producer state.
     pub fn open(index: i32, dir: &Path, config: LogConfig) -> Result<Self, PartitionOpenError> {
         let log = Log::open(dir, config)?;
-        let producers = ProducerStateManager::load(&log, crate::clock::now_ms())?;
+        let producers = ProducerStateManager::load(&log, crate::clock::now_ms())
+            .map_err(|e| PartitionOpenError::ProducerState(Box::new(e)))?;
         let first_unstable = producers
             .state()
             .first_unstable_offset()
@@ -151,7 +152,9 @@ impl Partition {
     }
 
     fn lock_producers(&self) -> MutexGuard<'_, ProducerStateManager> {
-        self.producers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.producers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Mirrors the state's first unstable offset for lock-free readers.

@@ -1,8 +1,5 @@
 'use strict'
-// kafkajs consuming through a consumer group. NOT run by scripts/test yet:
-// the broker has no consumer groups (FindCoordinator, JoinGroup, SyncGroup,
-// Heartbeat, OffsetCommit/Fetch). Run by hand with
-//   node --test compat-tests/node/kafkajs-groups.test.js
+// kafkajs consuming through a consumer group (kafkajs has no group-less consumer).
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -12,7 +9,7 @@ const { withBroker } = require('./broker')
 const CLIENT = `kafkajs ${require('kafkajs/package.json').version}`
 const ctx = (scenario) => `[${CLIENT}] ${scenario}`
 
-test('a group consumer reads keys and headers in order from the beginning', () => withBroker([], async (broker) => {
+test('a group consumer reads keys and headers in order from the beginning', () => withBroker(['--group-initial-rebalance-delay-ms', '0'], async (broker) => {
   const scenario = 'group consumer, fromBeginning, keys and headers'
   const kafka = new Kafka({ clientId: 'fjord-compat-kafkajs', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING })
   const admin = kafka.admin()

@@ -222,7 +222,9 @@ mod tests {
             key: "h".to_owned(),
             value: Some(Bytes::from_static(b"v")),
         }];
-        let format = Format::parse(r"{topic}/{partition}@{offset} {timestamp} {key}={value} [{headers}] {nope}\n");
+        let format = Format::parse(
+            r"{topic}/{partition}@{offset} {timestamp} {key}={value} [{headers}] {nope}\n",
+        );
         let out = render(&format, &sample(&headers));
         assert_eq!(
             String::from_utf8(out).unwrap(),

@@ -12,7 +12,9 @@ pub enum ParseError {
     #[error("expected KEY=VALUE, got {0:?}")]
     KeyValue(String),
     /// Neither RFC 3339 nor epoch milliseconds.
-    #[error("expected an RFC 3339 time (2024-05-01T12:00:00Z) or epoch milliseconds, got {input:?}")]
+    #[error(
+        "expected an RFC 3339 time (2024-05-01T12:00:00Z) or epoch milliseconds, got {input:?}"
+    )]
     Timestamp {
         /// The input.
         input: String,
@@ -42,10 +44,11 @@ pub fn timestamp_ms(input: &str) -> Result<i64, ParseError> {
     if let Ok(ms) = input.parse::<i64>() {
         return Ok(ms);
     }
-    let parsed = OffsetDateTime::parse(input, &Rfc3339).map_err(|source| ParseError::Timestamp {
-        input: input.to_owned(),
-        source,
-    })?;
+    let parsed =
+        OffsetDateTime::parse(input, &Rfc3339).map_err(|source| ParseError::Timestamp {
+            input: input.to_owned(),
+            source,
+        })?;
     let ms = parsed.unix_timestamp_nanos() / 1_000_000;
     Ok(i64::try_from(ms).unwrap_or(i64::MAX))
 }
@@ -82,7 +85,10 @@ pub fn duration(input: &str) -> Result<Duration, ParseError> {
     match unit {
         "ms" => Ok(Duration::from_millis(number)),
         "" | "s" => Ok(Duration::from_secs(number)),
-        "m" => number.checked_mul(60).map(Duration::from_secs).ok_or_else(err),
+        "m" => number
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(err),
         "h" => number
             .checked_mul(3600)
             .map(Duration::from_secs)

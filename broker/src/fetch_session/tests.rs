@@ -15,12 +15,20 @@ fn params(offset: i64) -> FetchParams {
     }
 }
 
-fn request(id: i32, epoch: i32, parts: &[(&str, i32, i64)], forgotten: &[(&str, i32)]) -> SessionRequest {
+fn request(
+    id: i32,
+    epoch: i32,
+    parts: &[(&str, i32, i64)],
+    forgotten: &[(&str, i32)],
+) -> SessionRequest {
     SessionRequest {
         session_id: id,
         epoch,
         uses_topic_ids: false,
-        partitions: parts.iter().map(|(t, p, o)| (key(t, *p), params(*o))).collect(),
+        partitions: parts
+            .iter()
+            .map(|(t, p, o)| (key(t, *p), params(*o)))
+            .collect(),
         forgotten: forgotten.iter().map(|(t, p)| key(t, *p)).collect(),
     }
 }
@@ -109,7 +117,9 @@ fn epoch_mismatch_and_unknown_ids_are_errors() {
         ErrorCode::InvalidFetchSessionEpoch
     );
     assert_eq!(
-        cache.plan(request(id.wrapping_add(1).max(1), 1, &[], &[]), 1).unwrap_err(),
+        cache
+            .plan(request(id.wrapping_add(1).max(1), 1, &[], &[]), 1)
+            .unwrap_err(),
         ErrorCode::FetchSessionIdNotFound
     );
     // A failed request does not advance the epoch.
@@ -155,7 +165,11 @@ fn incremental_fetches_add_update_and_forget_partitions() {
 #[test]
 fn incremental_responses_hold_only_partitions_with_news() {
     let cache = FetchSessionCache::default();
-    let id = open(&cache, &[("a", 0, 0), ("a", 1, 0), ("a", 2, 0), ("a", 3, 0)], 0);
+    let id = open(
+        &cache,
+        &[("a", 0, 0), ("a", 1, 0), ("a", 2, 0), ("a", 3, 0)],
+        0,
+    );
     let plan = cache.plan(request(id, 1, &[], &[]), 1).unwrap();
     let error = Observed {
         has_error: true,
@@ -177,7 +191,13 @@ fn incremental_responses_hold_only_partitions_with_news() {
     let hws: Vec<_> = plan
         .partitions
         .iter()
-        .map(|(k, _)| if *k == key("a", 0) { quiet(9) } else { quiet(5) })
+        .map(|(k, _)| {
+            if *k == key("a", 0) {
+                quiet(9)
+            } else {
+                quiet(5)
+            }
+        })
         .collect();
     let done = cache.complete(&plan, &hws, 2);
     let included: Vec<_> = planned_keys(&plan)
@@ -207,7 +227,10 @@ fn partitions_that_returned_records_move_to_the_back() {
     let plan = cache.plan(request(id, 1, &[], &[]), 1).unwrap();
     cache.complete(&plan, &[with_records(5), quiet(5), quiet(5)], 1);
     let plan = cache.plan(request(id, 2, &[], &[]), 2).unwrap();
-    assert_eq!(planned_keys(&plan), vec![key("a", 1), key("a", 2), key("a", 0)]);
+    assert_eq!(
+        planned_keys(&plan),
+        vec![key("a", 1), key("a", 2), key("a", 0)]
+    );
 }
 
 #[test]

@@ -45,4 +45,3 @@ pub fn start(
     let replayed = replay(&partition.log)?;
     Ok(GroupCoordinator::start(config, partition, replayed, now_ms))
 }
-

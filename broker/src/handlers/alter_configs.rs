@@ -41,7 +41,8 @@ pub(crate) fn duplicated_resources<'a>(
     for key in keys.clone() {
         *counts.entry(key).or_default() += 1;
     }
-    keys.map(|k| counts.get(&k).copied().unwrap_or(0) > 1).collect()
+    keys.map(|k| counts.get(&k).copied().unwrap_or(0) > 1)
+        .collect()
 }
 
 /// The refusal of a resource named twice in one request.
@@ -170,7 +171,7 @@ pub fn handle(
     );
     let responses = request
         .resources
-        .iter()
+        .into_iter()
         .zip(duplicated)
         .map(|(r, duplicate)| {
             let outcome = if duplicate {
@@ -197,7 +198,7 @@ pub fn handle(
                 error_code: code.code(),
                 error_message: message,
                 resource_type: r.resource_type,
-                resource_name: r.resource_name.clone(),
+                resource_name: r.resource_name,
                 ..Default::default()
             }
         })
@@ -225,10 +226,9 @@ fn alter(
     match resolve(broker, kind, name)? {
         Target::Broker => refuse_broker_changes(&pairs.iter().map(|(n, _)| *n).collect::<Vec<_>>()),
         Target::Topic(topic) => {
-            let config = TopicConfig::from_overrides(
-                pairs.iter().filter_map(|(n, v)| v.map(|v| (*n, v))),
-            )
-            .map_err(|e| (config_error_code(&e), e.to_string()))?;
+            let config =
+                TopicConfig::from_overrides(pairs.iter().filter_map(|(n, v)| v.map(|v| (*n, v))))
+                    .map_err(|e| (config_error_code(&e), e.to_string()))?;
             apply(broker, &topic, config, validate_only)
         }
     }
@@ -240,9 +240,7 @@ mod tests {
 
     #[test]
     fn repeated_resources_are_all_marked() {
-        let marks = duplicated_resources(
-            [(2, "a"), (2, "b"), (2, "a"), (4, "a")].into_iter(),
-        );
+        let marks = duplicated_resources([(2, "a"), (2, "b"), (2, "a"), (4, "a")].into_iter());
         assert_eq!(marks, vec![true, false, true, false]);
     }
 

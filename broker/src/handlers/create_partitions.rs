@@ -46,7 +46,7 @@ pub async fn handle(
                     Some("Duplicate topic name.".into()),
                 );
             }
-            grow(broker, topic, request.validate_only)
+            grow(broker, &topic, request.validate_only)
         })
         .collect();
     CreatePartitionsResponse {
@@ -64,13 +64,17 @@ fn result(name: String, code: ErrorCode, message: Option<String>) -> CreateParti
     }
 }
 
-fn grow(broker: &Broker, topic: CreatePartitionsTopic, validate_only: bool) -> CreatePartitionsTopicResult {
+fn grow(
+    broker: &Broker,
+    topic: &CreatePartitionsTopic,
+    validate_only: bool,
+) -> CreatePartitionsTopicResult {
     let name = topic.name.clone();
     let Some(existing) = broker.topics.get(&name) else {
         return result(name, ErrorCode::UnknownTopicOrPartition, None);
     };
     let have = i32::try_from(existing.partitions().len()).unwrap_or(i32::MAX);
-    if let Err((code, message)) = check(broker.node_id(), have, &name, &topic) {
+    if let Err((code, message)) = check(broker.node_id(), have, &name, topic) {
         return result(name, code, Some(message));
     }
     if validate_only {
@@ -146,7 +150,9 @@ fn check(
         if ids.len() > 1 {
             return Err((
                 ErrorCode::InvalidReplicaAssignment,
-                format!("The manual partition assignment includes the broker {node_id} more than once."),
+                format!(
+                    "The manual partition assignment includes the broker {node_id} more than once."
+                ),
             ));
         }
     }
@@ -180,8 +186,14 @@ mod tests {
 
     #[test]
     fn counts_must_increase() {
-        assert_eq!(code(check(1, 3, "t", &topic(2, None))), ErrorCode::InvalidPartitions);
-        assert_eq!(code(check(1, 3, "t", &topic(3, None))), ErrorCode::InvalidPartitions);
+        assert_eq!(
+            code(check(1, 3, "t", &topic(2, None))),
+            ErrorCode::InvalidPartitions
+        );
+        assert_eq!(
+            code(check(1, 3, "t", &topic(3, None))),
+            ErrorCode::InvalidPartitions
+        );
         assert_eq!(code(check(1, 3, "t", &topic(4, None))), ErrorCode::None);
         assert_eq!(
             code(check(1, 1, "t", &topic(MAX_NEW_PARTITIONS + 2, None))),

@@ -52,7 +52,10 @@ pub async fn handle(
     }
 }
 
-fn delete_one(topic: Option<&Topic>, request: &DeleteRecordsPartition) -> DeleteRecordsPartitionResult {
+fn delete_one(
+    topic: Option<&Topic>,
+    request: &DeleteRecordsPartition,
+) -> DeleteRecordsPartitionResult {
     let answer = |low_watermark: i64, code: ErrorCode| DeleteRecordsPartitionResult {
         partition_index: request.partition_index,
         low_watermark,

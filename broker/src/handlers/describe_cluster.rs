@@ -34,7 +34,7 @@ const ALL_CLUSTER_OPERATIONS: i32 =
 pub fn handle(
     broker: &Broker,
     ctx: &RequestContext,
-    request: DescribeClusterRequest,
+    request: &DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let endpoint_type = if ctx.api_version >= ENDPOINT_TYPE_FROM {
         endpoint::BROKERS

@@ -27,11 +27,16 @@ pub const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 pub fn handle(
     broker: &Broker,
     _ctx: &RequestContext,
-    request: DescribeTopicPartitionsRequest,
+    request: &DescribeTopicPartitionsRequest,
 ) -> DescribeTopicPartitionsResponse {
     let all = request.topics.is_empty();
     let names: BTreeSet<String> = if all {
-        broker.topics.list().iter().map(|t| t.name.clone()).collect()
+        broker
+            .topics
+            .list()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
     } else {
         request.topics.iter().map(|t| t.name.clone()).collect()
     };
@@ -51,14 +56,15 @@ pub fn handle(
         };
         if let Some(message) = refusal {
             tracing::debug!(%message, "refusing DescribeTopicPartitions");
-            return refuse_all(&request, ErrorCode::InvalidRequest);
+            return refuse_all(request, ErrorCode::InvalidRequest);
         }
     }
-    let (start_topic, start_partition) = request
-        .cursor
-        .as_ref()
-        .map_or((None, 0), |c| (Some(c.topic_name.as_str()), c.partition_index));
-    let mut remaining = request.response_partition_limit.min(MAX_PARTITIONS_PER_RESPONSE);
+    let (start_topic, start_partition) = request.cursor.as_ref().map_or((None, 0), |c| {
+        (Some(c.topic_name.as_str()), c.partition_index)
+    });
+    let mut remaining = request
+        .response_partition_limit
+        .min(MAX_PARTITIONS_PER_RESPONSE);
     let mut response = DescribeTopicPartitionsResponse::default();
     for name in names
         .iter()
@@ -156,7 +162,10 @@ fn page(
 }
 
 /// Kafka's answer to a request it refuses as a whole: every requested topic with the error.
-fn refuse_all(request: &DescribeTopicPartitionsRequest, code: ErrorCode) -> DescribeTopicPartitionsResponse {
+fn refuse_all(
+    request: &DescribeTopicPartitionsRequest,
+    code: ErrorCode,
+) -> DescribeTopicPartitionsResponse {
     DescribeTopicPartitionsResponse {
         topics: request
             .topics

@@ -149,7 +149,9 @@ fn resolve(broker: &Broker, key: &PartitionKey) -> Result<Arc<Partition>, ErrorC
         TopicRef::Id(id) => (broker.topics.get_by_id(id), ErrorCode::UnknownTopicId),
         TopicRef::Name(name) => (broker.topics.get(name), ErrorCode::UnknownTopicOrPartition),
     };
-    topic.and_then(|t| t.partition(key.partition)).ok_or(missing)
+    topic
+        .and_then(|t| t.partition(key.partition))
+        .ok_or(missing)
 }
 
 fn observe(data: &PartitionData) -> Observed {

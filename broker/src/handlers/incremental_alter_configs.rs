@@ -60,7 +60,7 @@ pub fn handle(
     );
     let responses = request
         .resources
-        .iter()
+        .into_iter()
         .zip(duplicated)
         .map(|(r, duplicate)| {
             let outcome = if duplicate {
@@ -82,7 +82,7 @@ pub fn handle(
                 error_code: code.code(),
                 error_message: message,
                 resource_type: r.resource_type,
-                resource_name: r.resource_name.clone(),
+                resource_name: r.resource_name,
                 ..Default::default()
             }
         })
@@ -112,14 +112,15 @@ fn alter(
         .map(|c| Ok((Op::from_wire(c.config_operation)?, c)))
         .collect::<Result<Vec<_>, Refusal>>()?;
     match resolve(broker, kind, name)? {
-        Target::Broker => refuse_broker_changes(
-            &configs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        ),
+        Target::Broker => {
+            refuse_broker_changes(&configs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>())
+        }
         Target::Topic(topic) => {
             let overrides = apply_ops(topic.config().overrides.clone(), &ops)?;
-            let config =
-                TopicConfig::from_overrides(overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                    .map_err(|e| (config_error_code(&e), e.to_string()))?;
+            let config = TopicConfig::from_overrides(
+                overrides.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+            .map_err(|e| (config_error_code(&e), e.to_string()))?;
             apply(broker, &topic, config, validate_only)
         }
     }
@@ -148,7 +149,11 @@ fn apply_ops(
                     )
                 })?;
                 if def.kind != ConfigType::List {
-                    let verb = if *op == Op::Append { "APPEND" } else { "SUBTRACT" };
+                    let verb = if *op == Op::Append {
+                        "APPEND"
+                    } else {
+                        "SUBTRACT"
+                    };
                     return Err((
                         ErrorCode::InvalidConfig,
                         format!("Can't {verb} to key {name} because its type is not LIST."),
@@ -248,7 +253,13 @@ mod tests {
 
     #[test]
     fn unknown_operations_are_invalid_requests() {
-        assert_eq!(Op::from_wire(4).map_err(|e| e.0), Err(ErrorCode::InvalidRequest));
-        assert_eq!(Op::from_wire(-1).map_err(|e| e.0), Err(ErrorCode::InvalidRequest));
+        assert_eq!(
+            Op::from_wire(4).map_err(|e| e.0),
+            Err(ErrorCode::InvalidRequest)
+        );
+        assert_eq!(
+            Op::from_wire(-1).map_err(|e| e.0),
+            Err(ErrorCode::InvalidRequest)
+        );
     }
 }

@@ -18,7 +18,8 @@ pub fn handle(
         transactional_id: request.transactional_id,
         transaction_timeout_ms: request.transaction_timeout_ms,
         // The fields default to -1 before v3.
-        current: (request.producer_id >= 0).then_some((request.producer_id, request.producer_epoch)),
+        current: (request.producer_id >= 0)
+            .then_some((request.producer_id, request.producer_epoch)),
     };
     match broker.transactions.init_producer_id(&init) {
         Ok(given) => InitProducerIdResponse {

@@ -47,7 +47,8 @@ pub async fn handle(
                         Some(topic) => describe(&topic, broker.node_id()),
                         None => MetadataResponseTopic {
                             error_code: ErrorCode::UnknownTopicId.code(),
-                            name: None,
+                            // The response's name is nullable only from v12.
+                            name: (ctx.api_version < 12).then(String::new),
                             topic_id: t.topic_id,
                             ..Default::default()
                         },

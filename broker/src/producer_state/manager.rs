@@ -70,7 +70,8 @@ impl ProducerStateManager {
                 }
             }
         }
-        let (from, mut state) = loaded.unwrap_or((log.log_start_offset(), ProducerStates::default()));
+        let (from, mut state) =
+            loaded.unwrap_or((log.log_start_offset(), ProducerStates::default()));
         let report = replay(log, from, &mut state)?;
         state.truncate_head(log.log_start_offset());
         state.expire(now_ms, DEFAULT_EXPIRATION_MS);

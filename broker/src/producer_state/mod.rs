@@ -352,7 +352,9 @@ impl ProducerStates {
 
     /// The coordinator epoch of the producer's last marker here, if the producer is known.
     pub fn coordinator_epoch(&self, producer_id: i64) -> Option<i32> {
-        self.producers.get(&producer_id).map(|e| e.coordinator_epoch)
+        self.producers
+            .get(&producer_id)
+            .map(|e| e.coordinator_epoch)
     }
 
     /// First offset of the producer's open transaction here, if one is open.

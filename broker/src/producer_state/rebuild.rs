@@ -49,7 +49,11 @@ pub struct ScanReport {
 }
 
 /// Applies every batch from `from` (clamped to the log start) to the log end to `state`.
-pub fn replay(log: &Log, from: i64, state: &mut ProducerStates) -> Result<ScanReport, RebuildError> {
+pub fn replay(
+    log: &Log,
+    from: i64,
+    state: &mut ProducerStates,
+) -> Result<ScanReport, RebuildError> {
     let mut offset = from.max(log.log_start_offset());
     let mut report = ScanReport::default();
     while offset < log.log_end_offset() {

@@ -125,12 +125,11 @@ pub fn write(dir: &Path, offset: i64, state: &ProducerStates) -> Result<(), Snap
 pub fn read(dir: &Path, offset: i64) -> Result<ProducerStates, SnapshotError> {
     let path = path_for(dir, offset);
     let bytes = Bytes::from(fs::read(&path).map_err(io_err("read", &path))?);
-    let batch = RecordBatch::decode(&bytes, MAX_SNAPSHOT_BYTES).map_err(|source| {
-        SnapshotError::Batch {
+    let batch =
+        RecordBatch::decode(&bytes, MAX_SNAPSHOT_BYTES).map_err(|source| SnapshotError::Batch {
             path: path.clone(),
             source,
-        }
-    })?;
+        })?;
     let malformed = |why| SnapshotError::Malformed {
         path: path.clone(),
         why,

@@ -46,7 +46,10 @@ fn a_retry_of_any_of_the_last_five_batches_gets_its_original_offsets() {
     let mut state = ProducerStates::default();
     let mut next = 100;
     for i in 0..5 {
-        assert_eq!(append(&mut state, &batch(7, 0, i * 3, 3), &mut next), Admission::Append);
+        assert_eq!(
+            append(&mut state, &batch(7, 0, i * 3, 3), &mut next),
+            Admission::Append
+        );
     }
     assert_eq!(next, 115);
     match state.check(&batch(7, 0, 3, 3)) {
@@ -126,7 +129,10 @@ fn an_older_epoch_is_fenced_and_a_newer_one_starts_over_at_zero() {
         state.check(&batch(1, 3, 5, 1)),
         Err(ProduceRefusal::OutOfOrder { .. })
     ));
-    assert_eq!(append(&mut state, &batch(1, 3, 0, 1), &mut next), Admission::Append);
+    assert_eq!(
+        append(&mut state, &batch(1, 3, 0, 1), &mut next),
+        Admission::Append
+    );
     // The old epoch's batches are forgotten.
     assert!(matches!(
         state.check(&batch(1, 2, 0, 5)),
@@ -143,7 +149,10 @@ fn transactions_hold_back_the_stable_offset_until_their_marker() {
     append(&mut state, &txn_batch(1, 0, 2, 2), &mut next);
     assert_eq!(state.first_unstable_offset(), Some(10));
     assert_eq!(state.current_txn_first_offset(1), Some(10));
-    assert_eq!(state.record_marker(&marker(1, 0, TxnOutcome::Commit), 16), None);
+    assert_eq!(
+        state.record_marker(&marker(1, 0, TxnOutcome::Commit), 16),
+        None
+    );
     assert_eq!(state.first_unstable_offset(), Some(12));
     let aborted = state.record_marker(&marker(2, 0, TxnOutcome::Abort), 17);
     assert_eq!(
@@ -249,7 +258,12 @@ mod durable {
         for i in 0..records {
             // Recent timestamps: the load at open expires producers idle for a day.
             let now = crate::clock::now_ms();
-            builder.push(now, None, Some(format!("v{i}").into_bytes().into()), Vec::new());
+            builder.push(
+                now,
+                None,
+                Some(format!("v{i}").into_bytes().into()),
+                Vec::new(),
+            );
         }
         BytesMut::from(&builder.build().unwrap()[..])
     }
@@ -280,7 +294,9 @@ mod durable {
         assert_eq!(partition.log.log_end_offset(), 5);
         assert!(matches!(
             produce(&partition, Some((5, 0, 7)), 1, false),
-            Err(crate::partition::ProduceAppendError::Refused(ProduceRefusal::OutOfOrder { .. }))
+            Err(crate::partition::ProduceAppendError::Refused(
+                ProduceRefusal::OutOfOrder { .. }
+            ))
         ));
     }
 

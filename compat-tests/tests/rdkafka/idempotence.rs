@@ -39,7 +39,13 @@ fn idempotent(broker: &Broker) -> rdkafka::producer::FutureProducer {
     )
 }
 
-fn values_of(broker: &Broker, topic: &str, partition: i32, count: usize, scenario: &str) -> Vec<Vec<u8>> {
+fn values_of(
+    broker: &Broker,
+    topic: &str,
+    partition: i32,
+    count: usize,
+    scenario: &str,
+) -> Vec<Vec<u8>> {
     consume(
         &consumer(broker, &[]),
         &[(topic, partition, Offset::Beginning)],
@@ -60,7 +66,12 @@ fn idempotent_produce_writes_each_record_once_in_order() {
     for (p, chunk) in deliveries.chunks(PER_PARTITION).enumerate() {
         let offsets: Vec<i64> = chunk.iter().map(|d| d.offset).collect();
         let expected: Vec<i64> = (0..PER_PARTITION as i64).collect();
-        assert_eq!(offsets, expected, "{}: partition {p} offsets", ctx(scenario));
+        assert_eq!(
+            offsets,
+            expected,
+            "{}: partition {p} offsets",
+            ctx(scenario)
+        );
     }
     for p in 0..3 {
         assert_eq!(
@@ -83,10 +94,20 @@ fn idempotent_producers_continue_after_a_crash() {
     let scenario = "idempotent produce, kill -9, recover, produce again with a new producer";
     let mut broker = Broker::start();
     create_topic(&broker, "idem-crash", 1, &[]);
-    produce_ok(&idempotent(&broker), "idem-crash", &records("before", 1), scenario);
+    produce_ok(
+        &idempotent(&broker),
+        "idem-crash",
+        &records("before", 1),
+        scenario,
+    );
     broker.kill9();
     broker.start_again();
-    produce_ok(&idempotent(&broker), "idem-crash", &records("after", 1), scenario);
+    produce_ok(
+        &idempotent(&broker),
+        "idem-crash",
+        &records("after", 1),
+        scenario,
+    );
     let mut expected = numbered("before-0", PER_PARTITION);
     expected.extend(numbered("after-0", PER_PARTITION));
     assert_eq!(

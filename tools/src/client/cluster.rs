@@ -90,7 +90,11 @@ impl Client {
     /// Connects to the first reachable address of a comma-separated bootstrap list.
     pub async fn connect(bootstrap: &str, client_id: &str) -> Result<Self, ClientError> {
         let mut last = None;
-        for addr in bootstrap.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        for addr in bootstrap
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        {
             if addr.rsplit_once(':').is_none() {
                 return Err(ClientError::BadAddress(addr.to_owned()));
             }
@@ -270,7 +274,9 @@ impl Client {
                 topic: name.to_owned(),
             });
         }
-        check_with_message(entry.error_code, None, || format!("metadata of topic {name}"))?;
+        check_with_message(entry.error_code, None, || {
+            format!("metadata of topic {name}")
+        })?;
         self.topics
             .get(name)
             .cloned()

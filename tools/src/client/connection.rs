@@ -209,7 +209,11 @@ impl Connection {
 
 impl RequestWriter {
     /// Encodes and writes one request; returns its correlation id.
-    pub async fn write<R: Request>(&mut self, request: &R, version: i16) -> Result<i32, ClientError> {
+    pub async fn write<R: Request>(
+        &mut self,
+        request: &R,
+        version: i16,
+    ) -> Result<i32, ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let frame = encode_request(request, version, id, &self.client_id)?;
@@ -319,7 +323,9 @@ fn encode_request<R: Request>(
     })?;
     let mut buf = BytesMut::with_capacity(len + 4);
     buf.put_i32(size);
-    header.encode(&mut buf, header_version).map_err(encode_error)?;
+    header
+        .encode(&mut buf, header_version)
+        .map_err(encode_error)?;
     request.encode(&mut buf, version).map_err(encode_error)?;
     Ok(buf.freeze())
 }

@@ -153,6 +153,8 @@ pub(crate) struct Printer {
     format: Format,
     limit: Option<u64>,
     printed: u64,
+    /// Per partition, the offset after the last record printed: what a group commits.
+    next: BTreeMap<i32, i64>,
     out: BufWriter<std::io::Stdout>,
 }
 
@@ -164,6 +166,7 @@ impl Printer {
             format: Format::parse(format),
             limit,
             printed: 0,
+            next: BTreeMap::new(),
             out: BufWriter::new(std::io::stdout()),
         }
     }
@@ -171,6 +174,11 @@ impl Printer {
     /// Whether the record limit is reached.
     pub(crate) fn finished(&self) -> bool {
         self.limit.is_some_and(|limit| self.printed >= limit)
+    }
+
+    /// The offset after the last printed record of `partition`, if any was printed.
+    pub(crate) fn next_offset(&self, partition: i32) -> Option<i64> {
+        self.next.get(&partition).copied()
     }
 
     /// Prints records until the limit; returns how many were printed. Flushes, so a reader
@@ -192,6 +200,7 @@ impl Printer {
             };
             self.format.write(&mut self.out, &view)?;
             self.printed += 1;
+            self.next.insert(f.partition, f.offset + 1);
             n += 1;
         }
         self.out.flush()?;

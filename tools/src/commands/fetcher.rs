@@ -102,11 +102,6 @@ impl Fetcher {
             .all(|c| c.position >= c.high_watermark)
     }
 
-    /// The next offset to read in each partition.
-    pub(crate) fn positions(&self) -> BTreeMap<i32, i64> {
-        self.cursors.iter().map(|(p, c)| (*p, c.position)).collect()
-    }
-
     /// One fetch from each leader. With `skip_done`, partitions already at their high
     /// watermark are left out (for `--exit`, so a long poll does not wait on them).
     pub(crate) async fn poll(
@@ -124,7 +119,9 @@ impl Fetcher {
         let mut out = Vec::new();
         let mut stale = false;
         for (leader, partitions) in by_leader {
-            stale |= self.fetch_from(client, leader, &partitions, &mut out).await?;
+            stale |= self
+                .fetch_from(client, leader, &partitions, &mut out)
+                .await?;
         }
         if stale {
             tokio::time::sleep(RETRY_BACKOFF).await;
@@ -176,7 +173,9 @@ impl Fetcher {
             ..FetchRequest::default()
         };
         let response = conn.send_at(&request, version, self.max_wait).await?;
-        check(response.error_code, || format!("fetch from {}", self.topic.name))?;
+        check(response.error_code, || {
+            format!("fetch from {}", self.topic.name)
+        })?;
         let mut stale = false;
         for topic in &response.responses {
             let ours = if by_id {

@@ -111,7 +111,9 @@ async fn list(client: &mut Client, args: &ListArgs) -> anyhow::Result<()> {
     for node in nodes {
         let conn = client.node(node).await?;
         let response = conn.send(&ListGroupsRequest::default()).await?;
-        check(response.error_code, || format!("list groups on node {node}"))?;
+        check(response.error_code, || {
+            format!("list groups on node {node}")
+        })?;
         for g in response.groups {
             groups.insert(g.group_id.clone(), (g, node));
         }
@@ -178,7 +180,11 @@ async fn describe(client: &mut Client, args: &DescribeArgs) -> anyhow::Result<()
                 for &p in &tp.partitions {
                     owners.insert(
                         (tp.topic.clone(), p),
-                        (m.member_id.clone(), m.client_id.clone(), m.client_host.clone()),
+                        (
+                            m.member_id.clone(),
+                            m.client_id.clone(),
+                            m.client_host.clone(),
+                        ),
                     );
                 }
             }
@@ -258,10 +264,8 @@ async fn describe(client: &mut Client, args: &DescribeArgs) -> anyhow::Result<()
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let (member, client_id, host) = r
-                .member
-                .clone()
-                .unwrap_or_else(|| (dash(), dash(), dash()));
+            let (member, client_id, host) =
+                r.member.clone().unwrap_or_else(|| (dash(), dash(), dash()));
             vec![
                 r.topic.clone(),
                 r.partition.to_string(),

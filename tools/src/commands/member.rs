@@ -18,8 +18,8 @@ use fjord_protocol::messages::{
 };
 use fjord_protocol::ErrorCode;
 use fjord_tools::client::groups::{
-    commit_offsets, committed_offsets, decode_assignment, decode_subscription,
-    encode_assignment, encode_subscription, Committer,
+    commit_offsets, committed_offsets, decode_assignment, decode_subscription, encode_assignment,
+    encode_subscription, Committer,
 };
 use fjord_tools::client::offsets::log_bounds;
 use fjord_tools::client::Client;
@@ -48,15 +48,25 @@ struct Membership {
 }
 
 /// Runs `consume --group`.
-pub(crate) async fn run(client: &mut Client, args: &ConsumeArgs, group: &str) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    client: &mut Client,
+    args: &ConsumeArgs,
+    group: &str,
+) -> anyhow::Result<()> {
     if args.partition.is_some() {
         bail!("--partition cannot be combined with --group: the group assigns partitions");
     }
     {
         let conn = client.coordinator(group).await?;
-        for api in [ApiKey::JoinGroup, ApiKey::SyncGroup, ApiKey::Heartbeat, ApiKey::OffsetCommit] {
-            conn.version(api)
-                .with_context(|| format!("--group needs the consumer group APIs ({})", api.name()))?;
+        for api in [
+            ApiKey::JoinGroup,
+            ApiKey::SyncGroup,
+            ApiKey::Heartbeat,
+            ApiKey::OffsetCommit,
+        ] {
+            conn.version(api).with_context(|| {
+                format!("--group needs the consumer group APIs ({})", api.name())
+            })?;
         }
     }
     let mut info = client.topic(&args.topic).await?;
@@ -82,7 +92,7 @@ pub(crate) async fn run(client: &mut Client, args: &ConsumeArgs, group: &str) ->
         let mut last_heartbeat = Instant::now();
         loop {
             if printer.finished() || (args.exit && fetcher.at_end()) {
-                if !commit(client, group, &committer, &args.topic, &fetcher).await? {
+                if !commit(client, group, &committer, &args.topic, &starts, &printer).await? {
                     bail!(
                         "group {group} rebalanced before the final offsets could be committed; \
                          the records printed last may be delivered again"
@@ -93,7 +103,7 @@ pub(crate) async fn run(client: &mut Client, args: &ConsumeArgs, group: &str) ->
             }
             let records = fetcher.poll(client, args.exit).await?;
             if printer.print(&records)? > 0
-                && !commit(client, group, &committer, &args.topic, &fetcher).await?
+                && !commit(client, group, &committer, &args.topic, &starts, &printer).await?
             {
                 continue 'generations;
             }
@@ -103,7 +113,7 @@ pub(crate) async fn run(client: &mut Client, args: &ConsumeArgs, group: &str) ->
                     ErrorCode::None => {}
                     ErrorCode::RebalanceInProgress => {
                         // Best effort: a refused commit only means records are seen again.
-                        commit(client, group, &committer, &args.topic, &fetcher).await?;
+                        commit(client, group, &committer, &args.topic, &starts, &printer).await?;
                         continue 'generations;
                     }
                     ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
@@ -117,19 +127,23 @@ pub(crate) async fn run(client: &mut Client, args: &ConsumeArgs, group: &str) ->
     }
 }
 
-/// Commits the fetcher's positions (the next offset to read, as Kafka's clients commit).
+/// Commits, for each assigned partition, the offset after the last record printed (the next
+/// one to read, as Kafka's clients commit), or the start position if none was printed yet.
 /// Returns `false` when the group has moved to another generation and we must rejoin.
 async fn commit(
     client: &mut Client,
     group: &str,
     committer: &Committer,
     topic: &str,
-    fetcher: &Fetcher,
+    starts: &BTreeMap<i32, i64>,
+    printer: &Printer,
 ) -> anyhow::Result<bool> {
-    let offsets = fetcher
-        .positions()
-        .into_iter()
-        .map(|(p, offset)| ((topic.to_owned(), p), offset))
+    let offsets = starts
+        .iter()
+        .map(|(&p, &start)| {
+            let next = printer.next_offset(p).map_or(start, |n| n.max(start));
+            ((topic.to_owned(), p), next)
+        })
         .collect();
     match commit_offsets(client, group, committer, &offsets).await {
         Ok(()) => Ok(true),
@@ -158,7 +172,11 @@ async fn join(
         let request = JoinGroupRequest {
             group_id: group.to_owned(),
             session_timeout_ms: SESSION_TIMEOUT_MS,
-            rebalance_timeout_ms: if version >= 1 { REBALANCE_TIMEOUT_MS } else { -1 },
+            rebalance_timeout_ms: if version >= 1 {
+                REBALANCE_TIMEOUT_MS
+            } else {
+                -1
+            },
             member_id: member_id.clone(),
             protocol_type: String::from("consumer"),
             protocols: vec![JoinGroupRequestProtocol {
@@ -240,7 +258,10 @@ async fn assign(
         let subscription = decode_subscription(&m.metadata)
             .with_context(|| format!("decoding the subscription of member {}", m.member_id))?;
         for topic in subscription.map(|s| s.topics).unwrap_or_default() {
-            subscribers.entry(topic).or_default().push(m.member_id.clone());
+            subscribers
+                .entry(topic)
+                .or_default()
+                .push(m.member_id.clone());
         }
     }
     let mut counts = BTreeMap::new();

@@ -134,7 +134,10 @@ impl Sender {
     }
 
     /// Sends everything waiting, one request per leader, retrying partitions whose leader moved.
-    pub(crate) async fn flush(&mut self, client: &mut Client) -> anyhow::Result<Vec<PartitionAppend>> {
+    pub(crate) async fn flush(
+        &mut self,
+        client: &mut Client,
+    ) -> anyhow::Result<Vec<PartitionAppend>> {
         let pending = std::mem::take(&mut self.pending);
         self.count = 0;
         self.bytes = 0;
@@ -143,7 +146,10 @@ impl Sender {
             let batch = builder
                 .build()
                 .with_context(|| format!("encoding a batch for {}-{partition}", self.topic))?;
-            batches.insert(partition, (batch, u64::try_from(builder.len()).unwrap_or(0)));
+            batches.insert(
+                partition,
+                (batch, u64::try_from(builder.len()).unwrap_or(0)),
+            );
         }
         let mut done = Vec::new();
         let mut attempt = 1;
@@ -165,7 +171,10 @@ impl Sender {
             };
             if attempt >= ATTEMPTS {
                 check_with_message(code.code(), None, || {
-                    format!("produce to {}-{partition} after {ATTEMPTS} attempts", self.topic)
+                    format!(
+                        "produce to {}-{partition} after {ATTEMPTS} attempts",
+                        self.topic
+                    )
                 })?;
             }
             attempt += 1;
@@ -218,11 +227,13 @@ impl Sender {
             let version = conn.version(ApiKey::Produce)?;
             if self.acks == Acks::None {
                 conn.send_no_response(&request, version).await?;
-                round.appended.extend(partitions.iter().map(|p| PartitionAppend {
-                    partition: *p,
-                    count: batches.get(p).map_or(0, |(_, n)| *n),
-                    base_offset: None,
-                }));
+                round
+                    .appended
+                    .extend(partitions.iter().map(|p| PartitionAppend {
+                        partition: *p,
+                        count: batches.get(p).map_or(0, |(_, n)| *n),
+                        base_offset: None,
+                    }));
                 continue;
             }
             let response = conn.send_at(&request, version, Duration::ZERO).await?;

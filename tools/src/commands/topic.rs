@@ -309,7 +309,11 @@ async fn describe(client: &mut Client, args: &DescribeArgs) -> anyhow::Result<()
                 } else {
                     c.value.clone().unwrap_or_else(|| String::from("(null)"))
                 };
-                vec![c.name.clone(), value, source_name(c.config_source).to_owned()]
+                vec![
+                    c.name.clone(),
+                    value,
+                    source_name(c.config_source).to_owned(),
+                ]
             })
             .collect();
         print_table(&["CONFIG", "VALUE", "SOURCE"], &table)?;

@@ -43,7 +43,12 @@ pub(crate) struct ProduceBenchArgs {
     #[arg(long, short = 's', default_value = "100", value_parser = parse::size)]
     size: u64,
     /// Messages to send in total.
-    #[arg(long, short = 'n', default_value_t = 100_000, conflicts_with = "duration")]
+    #[arg(
+        long,
+        short = 'n',
+        default_value_t = 100_000,
+        conflicts_with = "duration"
+    )]
     count: u64,
     /// Send for this long instead of a count (e.g. 30s).
     #[arg(long, short = 'd', value_parser = parse::duration)]
@@ -109,7 +114,10 @@ struct InFlight {
 /// Runs `bench produce`.
 pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.connections >= 1, "--connections must be at least 1");
-    anyhow::ensure!(args.max_in_flight >= 1, "--max-in-flight must be at least 1");
+    anyhow::ensure!(
+        args.max_in_flight >= 1,
+        "--max-in-flight must be at least 1"
+    );
     let info = match client.topic(&args.topic).await {
         Ok(info) => info,
         Err(ClientError::UnknownTopic { .. }) => {
@@ -141,11 +149,11 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
         let leader = info.leader(partitions.first().copied().unwrap_or(0))?;
         let conn = client.open(leader).await?;
         let count = deadline.is_none().then(|| {
-            args.count / u64::from(connections) + u64::from(u64::from(k) < args.count % u64::from(connections))
+            args.count / u64::from(connections)
+                + u64::from(u64::from(k) < args.count % u64::from(connections))
         });
-        let interval = (args.rate > 0).then(|| {
-            Duration::from_secs_f64(f64::from(connections) / rate_f64(args.rate))
-        });
+        let interval = (args.rate > 0)
+            .then(|| Duration::from_secs_f64(f64::from(connections) / rate_f64(args.rate)));
         let plan = Plan {
             topic: args.topic.clone(),
             partitions,

@@ -1,0 +1,10 @@
+//! End-to-end tests of `fjordctl` against a real `fjord` broker (one per test, via the
+//! compat-tests harness), and against librdkafka's kcat for interoperability.
+
+mod bench;
+mod common;
+mod errors;
+mod groups;
+mod kcat;
+mod produce_consume;
+mod topics;
