@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.bench_function("crc32c_check", |b| {
-        b.iter(|| verify_crc(&batch).expect("intact"))
+        b.iter(|| verify_crc(&batch).expect("intact"));
     });
     let limits = ValidationLimits {
         max_batch_bytes: 2 << 20,

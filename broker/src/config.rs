@@ -75,6 +75,18 @@ struct Cli {
     /// Largest request frame accepted, in bytes (`socket.request.max.bytes`).
     #[arg(long, env = "FJORD_MAX_REQUEST_BYTES")]
     max_request_bytes: Option<usize>,
+    /// Most connections served at once (`max.connections`).
+    #[arg(long, env = "FJORD_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most connections from one IP address (`max.connections.per.ip`).
+    #[arg(long, env = "FJORD_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: Option<usize>,
+    /// Close a connection idle this long, in milliseconds (`connections.max.idle.ms`).
+    #[arg(long, env = "FJORD_CONNECTIONS_MAX_IDLE_MS")]
+    connections_max_idle_ms: Option<u64>,
+    /// Most partition entries one request may name; a larger request closes its connection.
+    #[arg(long, env = "FJORD_MAX_PARTITIONS_PER_REQUEST")]
+    max_partitions_per_request: Option<usize>,
     /// How long the first rebalance of a new group waits for more members
     /// (`group.initial.rebalance.delay.ms`).
     #[arg(long, env = "FJORD_GROUP_INITIAL_REBALANCE_DELAY_MS")]
@@ -95,6 +107,9 @@ struct Cli {
     /// Write logs as JSON lines.
     #[arg(long, env = "FJORD_LOG_JSON")]
     log_json: Option<bool>,
+    /// Requests taking longer than this many milliseconds are logged at WARN.
+    #[arg(long, env = "FJORD_SLOW_REQUEST_MS")]
+    slow_request_ms: Option<u64>,
     /// A TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "FJORD_CONFIG")]
     config: Option<PathBuf>,
@@ -113,12 +128,17 @@ struct FileConfig {
     auto_create_topics: Option<bool>,
     default_partitions: Option<i32>,
     max_request_bytes: Option<usize>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    connections_max_idle_ms: Option<u64>,
+    max_partitions_per_request: Option<usize>,
     group_initial_rebalance_delay_ms: Option<i64>,
     group_min_session_timeout_ms: Option<i32>,
     offsets_retention_minutes: Option<i64>,
     log_retention_check_interval_ms: Option<u64>,
     log_level: Option<String>,
     log_json: Option<bool>,
+    slow_request_ms: Option<u64>,
 }
 
 /// The resolved server configuration.
@@ -142,6 +162,8 @@ pub struct Config {
     pub default_partitions: i32,
     /// Largest request frame accepted.
     pub max_request_bytes: usize,
+    /// Connection and request limits.
+    pub limits: crate::limits::Limits,
     /// Group coordinator settings.
     pub groups: GroupConfig,
     /// Milliseconds between log maintenance rounds.
@@ -150,6 +172,9 @@ pub struct Config {
     pub log_level: String,
     /// JSON log lines.
     pub log_json: bool,
+    /// Requests slower than this (milliseconds, from frame received to response written) are
+    /// logged at WARN.
+    pub slow_request_ms: u64,
 }
 
 impl Config {
@@ -158,6 +183,9 @@ impl Config {
 
     /// Kafka's `log.retention.check.interval.ms` default: 5 minutes.
     pub const DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
+
+    /// Default slow-request threshold: one second.
+    pub const DEFAULT_SLOW_REQUEST_MS: u64 = 1_000;
 
     /// Reads flags, environment and config file.
     pub fn load() -> Result<Self, ConfigError> {
@@ -177,10 +205,12 @@ impl Config {
             auto_create_topics: true,
             default_partitions: 1,
             max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            limits: crate::limits::Limits::default(),
             groups: GroupConfig::default(),
             log_retention_check_interval_ms: Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS,
             log_level: "info".into(),
             log_json: false,
+            slow_request_ms: Self::DEFAULT_SLOW_REQUEST_MS,
         }
     }
 
@@ -199,6 +229,7 @@ impl Config {
             None => FileConfig::default(),
         };
         let groups = group_config(&cli, &file)?;
+        let limits = limits_config(&cli, &file)?;
         let listen = cli
             .listen
             .or(file.listen)
@@ -252,6 +283,7 @@ impl Config {
                 .unwrap_or(true),
             default_partitions,
             max_request_bytes,
+            limits,
             groups,
             log_retention_check_interval_ms: cli
                 .log_retention_check_interval_ms
@@ -263,8 +295,55 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info".into()),
             log_json: cli.log_json.or(file.log_json).unwrap_or(false),
+            slow_request_ms: cli
+                .slow_request_ms
+                .or(file.slow_request_ms)
+                .unwrap_or(Self::DEFAULT_SLOW_REQUEST_MS),
         })
     }
+}
+
+fn limits_config(cli: &Cli, file: &FileConfig) -> Result<crate::limits::Limits, ConfigError> {
+    let mut limits = crate::limits::Limits::default();
+    let at_least_one = |name: &'static str, value: Option<usize>| match value {
+        Some(0) => Err(ConfigError::Invalid {
+            name,
+            value: "0".into(),
+            why: "must be at least 1",
+        }),
+        other => Ok(other),
+    };
+    if let Some(n) = at_least_one(
+        "max-connections",
+        cli.max_connections.or(file.max_connections),
+    )? {
+        limits.max_connections = n;
+        limits.max_connections_per_ip = limits.max_connections_per_ip.min(n);
+    }
+    if let Some(n) = at_least_one(
+        "max-connections-per-ip",
+        cli.max_connections_per_ip.or(file.max_connections_per_ip),
+    )? {
+        limits.max_connections_per_ip = n;
+    }
+    if let Some(n) = at_least_one(
+        "max-partitions-per-request",
+        cli.max_partitions_per_request
+            .or(file.max_partitions_per_request),
+    )? {
+        limits.max_partitions_per_request = n;
+    }
+    if let Some(ms) = cli.connections_max_idle_ms.or(file.connections_max_idle_ms) {
+        if ms == 0 {
+            return Err(ConfigError::Invalid {
+                name: "connections-max-idle-ms",
+                value: ms.to_string(),
+                why: "must be at least 1",
+            });
+        }
+        limits.connections_max_idle_ms = ms;
+    }
+    Ok(limits)
 }
 
 fn group_config(cli: &Cli, file: &FileConfig) -> Result<GroupConfig, ConfigError> {
@@ -387,6 +466,41 @@ mod tests {
         assert_eq!(config.groups.min_session_timeout_ms, 1000);
         assert_eq!(config.groups.offsets_retention_ms, 120_000);
         assert!(parse(&["--offsets-retention-minutes", "0"]).is_err());
+    }
+
+    #[test]
+    fn metrics_and_slow_request_settings_are_read() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.metrics, None);
+        assert_eq!(config.slow_request_ms, Config::DEFAULT_SLOW_REQUEST_MS);
+        let config = parse(&["--metrics", "127.0.0.1:9464", "--slow-request-ms", "250"]).unwrap();
+        assert_eq!(config.metrics, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(config.slow_request_ms, 250);
+        let err = parse(&["--metrics", "nohost"]).unwrap_err();
+        assert!(err.to_string().contains("metrics"), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_are_read() {
+        let config = parse(&[
+            "--max-connections",
+            "50",
+            "--max-connections-per-ip",
+            "5",
+            "--connections-max-idle-ms",
+            "1500",
+            "--max-partitions-per-request",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(config.limits.max_connections, 50);
+        assert_eq!(config.limits.max_connections_per_ip, 5);
+        assert_eq!(config.limits.connections_max_idle_ms, 1500);
+        assert_eq!(config.limits.max_partitions_per_request, 10);
+        let defaults = parse(&[]).unwrap().limits;
+        assert_eq!(defaults.connections_max_idle_ms, 600_000);
+        let err = parse(&["--max-connections-per-ip", "0"]).unwrap_err();
+        assert!(err.to_string().contains("max-connections-per-ip"), "{err}");
     }
 
     #[test]

@@ -1,29 +1,42 @@
 //! One client connection: reads size-prefixed frames, answers each request in order, and
 //! closes the connection on anything it cannot answer (as Kafka does).
+//!
+//! A connection is isolated from every other: it owns its socket and buffers, handles one
+//! request at a time (so at most one response is held in memory), writes its responses itself
+//! without holding any shared lock, and is closed when it stays idle or does not take its
+//! response for `connections.max.idle.ms`. A panic while handling a request is caught here,
+//! counted ([`crate::limits::panics_caught`]) and closes only this connection.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use fjord_protocol::codec::Decode;
 use fjord_protocol::codec::Encode;
 use fjord_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use futures::{FutureExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
-use tracing::{debug, info_span, warn, Instrument};
+use tokio_util::codec::FramedRead;
+use tracing::{debug, error, info_span, warn, Instrument};
 
 use crate::broker::Broker;
 use crate::dispatch::{self, Outcome, RequestContext};
+use crate::frame::{FrameError, RequestFrames};
+use crate::limits;
+use crate::metrics::{self, RequestTimer};
 
 /// A client connection and the broker it talks to.
 #[derive(Debug)]
-pub struct Connection {
-    socket: TcpStream,
+pub struct Connection<S = TcpStream> {
+    /// The client's byte stream (a TCP socket, or an in-memory pipe in tests).
+    stream: S,
+    /// The client's address, for logs and request contexts.
     peer: SocketAddr,
+    /// Shared broker state.
     broker: Arc<Broker>,
 }
 
@@ -31,13 +44,24 @@ pub struct Connection {
 #[derive(Debug, thiserror::Error)]
 enum ConnectionError {
     #[error("reading a frame: {0}")]
-    Read(#[source] std::io::Error),
+    Frame(#[source] FrameError),
+    #[error("no complete request for {0:?} (connections.max.idle.ms)")]
+    Idle(Duration),
     #[error("writing a response: {0}")]
     Write(#[source] std::io::Error),
+    #[error("the client did not take its response within {0:?} (connections.max.idle.ms)")]
+    WriteStalled(Duration),
     #[error("frame of {0} bytes is too short for a request header")]
     ShortFrame(usize),
     #[error("closed by an injected test fault")]
     InjectedFault,
+    #[error("a panic while handling {api_key} v{api_version} (correlation id {correlation_id}): {message}")]
+    Panicked {
+        api_key: i16,
+        api_version: i16,
+        correlation_id: i32,
+        message: String,
+    },
     #[error(transparent)]
     Dispatch(#[from] dispatch::DispatchError),
     #[error("encoding the response to {api:?} v{version}: {source}")]
@@ -49,11 +73,33 @@ enum ConnectionError {
     },
 }
 
-impl Connection {
-    /// Wraps an accepted socket.
-    pub fn new(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) -> Self {
+/// The first fields of every request header, read before anything else is decoded.
+#[derive(Debug, Clone, Copy)]
+struct Preamble {
+    api_key: i16,
+    api_version: i16,
+    correlation_id: i32,
+}
+
+impl Preamble {
+    /// Reads the api key, version and correlation id every header version starts with.
+    fn read(frame: &[u8]) -> Result<Self, ConnectionError> {
+        let Some(&[k0, k1, v0, v1, c0, c1, c2, c3]) = frame.get(..8) else {
+            return Err(ConnectionError::ShortFrame(frame.len()));
+        };
+        Ok(Self {
+            api_key: i16::from_be_bytes([k0, k1]),
+            api_version: i16::from_be_bytes([v0, v1]),
+            correlation_id: i32::from_be_bytes([c0, c1, c2, c3]),
+        })
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Wraps an accepted socket (or any byte stream).
+    pub fn new(stream: S, peer: SocketAddr, broker: Arc<Broker>) -> Self {
         Self {
-            socket,
+            stream,
             peer,
             broker,
         }
@@ -61,25 +107,47 @@ impl Connection {
 
     /// Serves requests until the client closes, an error closes the connection, or shutdown.
     pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
-        let peer = self.peer;
-        let (read, mut write) = self.socket.into_split();
-        let codec = LengthDelimitedCodec::builder()
-            .length_field_length(4)
-            .max_frame_length(self.broker.config.max_request_bytes)
-            .new_codec();
-        let mut frames = FramedRead::new(read, codec);
+        let Self {
+            stream,
+            peer,
+            broker,
+        } = self;
+        let _open = metrics::OpenConnection::new();
+        let idle = broker.config.limits.idle_timeout();
+        let mut frames =
+            FramedRead::new(stream, RequestFrames::new(broker.config.max_request_bytes));
         loop {
-            let frame = tokio::select! {
-                frame = frames.next() => frame,
+            let next = tokio::select! {
+                next = tokio::time::timeout(idle, frames.next()) => next,
                 _ = shutdown.changed() => break,
             };
-            let result = match frame {
-                None => break,
-                Some(Err(e)) => Err(ConnectionError::Read(e)),
-                Some(Ok(frame)) => serve_one(&self.broker, peer, frame.freeze(), &mut write).await,
+            let result = match next {
+                Err(_) => Err(ConnectionError::Idle(idle)),
+                Ok(None) => break,
+                Ok(Some(Err(e))) => Err(ConnectionError::Frame(e)),
+                Ok(Some(Ok(frame))) => {
+                    // Counts and times the request when dropped, after the response is written.
+                    let mut timer = RequestTimer::start(&frame, broker.config.slow_request_ms);
+                    let result = match answer(&broker, peer, frame.freeze(), &mut timer).await {
+                        Ok(Some(response)) => {
+                            write_response(frames.get_mut(), &response, idle).await
+                        }
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                    if result.is_ok() {
+                        timer.answered();
+                    }
+                    result
+                }
             };
             if let Err(e) = result {
-                warn!(%peer, error = %e, "closing connection");
+                match e {
+                    ConnectionError::Panicked { .. } => {
+                        error!(%peer, error = %e, "closing connection")
+                    }
+                    _ => warn!(%peer, error = %e, "closing connection"),
+                }
                 break;
             }
         }
@@ -87,60 +155,105 @@ impl Connection {
     }
 }
 
-/// Decodes, handles and answers one request frame.
-async fn serve_one(
+/// Handles one request frame and returns the encoded response frame, if the request gets one.
+/// A panic in a handler is caught here and becomes an error that closes this connection only.
+async fn answer(
     broker: &Broker,
     peer: SocketAddr,
-    mut frame: Bytes,
-    write: &mut OwnedWriteHalf,
-) -> Result<(), ConnectionError> {
-    if frame.len() < 8 {
-        return Err(ConnectionError::ShortFrame(frame.len()));
-    }
-    // Every header version starts with api key, api version and correlation id.
-    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let api_version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let span = info_span!("request", %peer, api_key, api_version, correlation_id, client_id = tracing::field::Empty);
-    async move {
-        let Some(api) = dispatch::supported(api_key, api_version)? else {
-            // An ApiVersions request of a version we do not know: answer in v0 (KIP-511).
-            let body = dispatch::unsupported_api_versions(broker);
-            return send(write, correlation_id, ApiKey::ApiVersions, 0, &body.into()).await;
-        };
-        let header = RequestHeader::decode(&mut frame, api.request_header_version(api_version))
-            .map_err(|source| dispatch::DispatchError::Decode {
-                api,
-                version: api_version,
-                source,
-            })?;
-        let client_id = header.client_id.unwrap_or_default();
-        tracing::Span::current().record("client_id", client_id.as_str());
-        let ctx = RequestContext {
-            api,
-            api_version,
-            correlation_id,
-            client_id,
-            peer,
-        };
-        match dispatch::handle(broker, &ctx, frame).await? {
-            Outcome::Respond(body) => send(write, correlation_id, api, api_version, &body).await,
-            Outcome::NoResponse => Ok(()),
-            Outcome::Disconnect => Err(ConnectionError::InjectedFault),
-        }
-    }
-    .instrument(span)
+    frame: Bytes,
+    timer: &mut RequestTimer,
+) -> Result<Option<Bytes>, ConnectionError> {
+    let preamble = Preamble::read(&frame)?;
+    let span = info_span!(
+        "request",
+        %peer,
+        api_key = preamble.api_key,
+        api_version = preamble.api_version,
+        correlation_id = preamble.correlation_id,
+        client_id = tracing::field::Empty
+    );
+    guarded(
+        preamble,
+        serve_one(broker, peer, preamble, frame, timer).instrument(span),
+    )
     .await
 }
 
-/// Writes one response frame: size, header, body.
-async fn send(
-    write: &mut OwnedWriteHalf,
+/// Runs one request's handling; a panic inside it is counted and becomes
+/// [`ConnectionError::Panicked`]. Broker state is safe to keep using afterwards: shared state
+/// sits behind locks that do not poison or whose holders finish each change in one step, and
+/// the request that panicked gets no answer (its client sees the connection close and retries).
+async fn guarded<F>(preamble: Preamble, handling: F) -> Result<Option<Bytes>, ConnectionError>
+where
+    F: std::future::Future<Output = Result<Option<Bytes>, ConnectionError>>,
+{
+    AssertUnwindSafe(handling)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            limits::count_panic();
+            Err(ConnectionError::Panicked {
+                api_key: preamble.api_key,
+                api_version: preamble.api_version,
+                correlation_id: preamble.correlation_id,
+                message: panic_message(panic.as_ref()),
+            })
+        })
+}
+
+/// Decodes and handles one request; returns its encoded response frame, if it gets one.
+async fn serve_one(
+    broker: &Broker,
+    peer: SocketAddr,
+    preamble: Preamble,
+    mut frame: Bytes,
+    timer: &mut RequestTimer,
+) -> Result<Option<Bytes>, ConnectionError> {
+    let Preamble {
+        api_key,
+        api_version,
+        correlation_id,
+    } = preamble;
+    let Some(api) = dispatch::supported(api_key, api_version)? else {
+        // An ApiVersions request of a version we do not know: answer in v0 (KIP-511).
+        let body = dispatch::unsupported_api_versions(broker);
+        return encode_response(correlation_id, ApiKey::ApiVersions, 0, &body.into()).map(Some);
+    };
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(api_version))
+        .map_err(|source| dispatch::DispatchError::Decode {
+            api,
+            version: api_version,
+            source,
+        })?;
+    let client_id = header.client_id.unwrap_or_default();
+    tracing::Span::current().record("client_id", client_id.as_str());
+    let ctx = RequestContext {
+        api,
+        api_version,
+        correlation_id,
+        client_id,
+        peer,
+    };
+    let request = dispatch::decode(&ctx, frame)?;
+    timer.decoded();
+    let outcome = dispatch::route(broker, &ctx, request).await?;
+    timer.processed(&outcome);
+    match outcome {
+        Outcome::Respond(body) => {
+            encode_response(correlation_id, api, api_version, &body).map(Some)
+        }
+        Outcome::NoResponse => Ok(None),
+        Outcome::Disconnect => Err(ConnectionError::InjectedFault),
+    }
+}
+
+/// Encodes one response frame: size, header, body.
+fn encode_response(
     correlation_id: i32,
     api: ApiKey,
     version: i16,
     body: &fjord_protocol::messages::ResponseBody,
-) -> Result<(), ConnectionError> {
+) -> Result<Bytes, ConnectionError> {
     let header = ResponseHeader {
         correlation_id,
         ..Default::default()
@@ -161,5 +274,73 @@ async fn send(
         .encode(&mut buf, header_version)
         .map_err(encode_err)?;
     body.encode(&mut buf, version).map_err(encode_err)?;
-    write.write_all(&buf).await.map_err(ConnectionError::Write)
+    Ok(buf.freeze())
+}
+
+/// Writes one response frame; a client that does not take it within `limit` is dropped, so a
+/// reader that never reads costs one response's memory for a bounded time.
+async fn write_response<W: AsyncWrite + Unpin>(
+    write: &mut W,
+    response: &[u8],
+    limit: Duration,
+) -> Result<(), ConnectionError> {
+    match tokio::time::timeout(limit, write.write_all(response)).await {
+        Ok(result) => result.map_err(ConnectionError::Write),
+        Err(_) => Err(ConnectionError::WriteStalled(limit)),
+    }
+}
+
+/// The text of a panic payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_frames_are_refused_by_length() {
+        assert!(matches!(
+            Preamble::read(&[0, 18, 0, 3, 0, 0, 0]),
+            Err(ConnectionError::ShortFrame(7))
+        ));
+        let p = Preamble::read(&[0, 18, 0, 3, 0, 0, 1, 2]).unwrap();
+        assert_eq!((p.api_key, p.api_version, p.correlation_id), (18, 3, 258));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_an_error_and_is_counted() {
+        let preamble = Preamble::read(&[0, 3, 0, 12, 0, 0, 0, 9]).unwrap();
+        let before = limits::panics_caught();
+        let result = guarded(preamble, async {
+            let empty: &[u8] = &[];
+            // An out-of-bounds index, the kind of bug this guard is the last line against.
+            let at = std::hint::black_box(3);
+            Ok(Some(Bytes::from(vec![empty[at]])))
+        })
+        .await;
+        match result {
+            Err(ConnectionError::Panicked {
+                api_key: 3,
+                api_version: 12,
+                correlation_id: 9,
+                message,
+            }) => assert!(message.contains("out of bounds"), "{message}"),
+            other => panic!("expected a caught panic, got {other:?}"),
+        }
+        assert!(limits::panics_caught() > before);
+    }
+
+    #[test]
+    fn panic_messages_are_recovered() {
+        let text: Box<dyn std::any::Any + Send> = Box::new("boom");
+        assert_eq!(panic_message(text.as_ref()), "boom");
+        let owned: Box<dyn std::any::Any + Send> = Box::new(String::from("bang 7"));
+        assert_eq!(panic_message(owned.as_ref()), "bang 7");
+    }
 }

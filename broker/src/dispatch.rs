@@ -55,6 +55,14 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     // Idempotent producers.
     api(ApiKey::InitProducerId, 0, 5),
     api(ApiKey::DescribeProducers, 0, 0),
+    // Transactions (protocol version 1: EndTxn up to v4).
+    api(ApiKey::AddPartitionsToTxn, 0, 4),
+    api(ApiKey::AddOffsetsToTxn, 0, 4),
+    api(ApiKey::EndTxn, 0, 4),
+    api(ApiKey::TxnOffsetCommit, 0, 4),
+    api(ApiKey::WriteTxnMarkers, 1, 1),
+    api(ApiKey::DescribeTransactions, 0, 0),
+    api(ApiKey::ListTransactions, 0, 1),
     // Administration.
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DeleteRecords, 0, 2),
@@ -90,6 +98,9 @@ pub enum DispatchError {
         #[source]
         source: DecodeError,
     },
+    /// The request exceeds a limit of [`crate::limits`].
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
 }
 
 /// What one request gets back.
@@ -156,15 +167,30 @@ pub fn unsupported_api_versions(broker: &Broker) -> ApiVersionsResponse {
 pub async fn handle(
     broker: &Broker,
     ctx: &RequestContext,
-    mut body: Bytes,
+    body: Bytes,
 ) -> Result<Outcome, DispatchError> {
-    let request = RequestBody::decode(ctx.api, ctx.api_version, &mut body).map_err(|source| {
+    let request = decode(ctx, body)?;
+    route(broker, ctx, request).await
+}
+
+/// Decodes the request body (apart from [`route`] so the connection can time each).
+pub fn decode(ctx: &RequestContext, mut body: Bytes) -> Result<RequestBody, DispatchError> {
+    RequestBody::decode(ctx.api, ctx.api_version, &mut body).map_err(|source| {
         DispatchError::Decode {
             api: ctx.api,
             version: ctx.api_version,
             source,
         }
-    })?;
+    })
+}
+
+/// Checks a decoded request against the broker's limits and runs its handler.
+pub async fn route(
+    broker: &Broker,
+    ctx: &RequestContext,
+    request: RequestBody,
+) -> Result<Outcome, DispatchError> {
+    crate::limits::check_request(&request, broker.config.limits.max_partitions_per_request)?;
     Ok(match request {
         RequestBody::ApiVersions(r) => handlers::api_versions::handle(broker, ctx, &r).into(),
         RequestBody::Metadata(r) => handlers::metadata::handle(broker, ctx, r).await.into(),
@@ -204,6 +230,25 @@ pub async fn handle(
         RequestBody::InitProducerId(r) => handlers::init_producer_id::handle(broker, ctx, r).into(),
         RequestBody::DescribeProducers(r) => {
             handlers::describe_producers::handle(broker, ctx, r).into()
+        }
+        RequestBody::AddPartitionsToTxn(r) => {
+            handlers::add_partitions_to_txn::handle(broker, ctx, r).into()
+        }
+        RequestBody::AddOffsetsToTxn(r) => {
+            handlers::add_offsets_to_txn::handle(broker, ctx, r).into()
+        }
+        RequestBody::EndTxn(r) => handlers::end_txn::handle(broker, ctx, r).await.into(),
+        RequestBody::TxnOffsetCommit(r) => {
+            handlers::txn_offset_commit::handle(broker, ctx, r).into()
+        }
+        RequestBody::WriteTxnMarkers(r) => {
+            handlers::write_txn_markers::handle(broker, ctx, r).into()
+        }
+        RequestBody::DescribeTransactions(r) => {
+            handlers::describe_transactions::handle(broker, ctx, r).into()
+        }
+        RequestBody::ListTransactions(r) => {
+            handlers::list_transactions::handle(broker, ctx, &r).into()
         }
         RequestBody::CreatePartitions(r) => handlers::create_partitions::handle(broker, ctx, r)
             .await

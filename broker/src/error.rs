@@ -90,13 +90,64 @@ pub fn produce_append_error_code(e: &crate::partition::ProduceAppendError) -> Er
     }
 }
 
-/// The code for a refused InitProducerId.
-pub fn init_producer_id_error_code(e: &crate::txn::InitProducerIdError) -> ErrorCode {
+/// The code for a refused InitProducerId; `fenced_code` is the version's code for a fenced
+/// producer (see [`txn_error_code`]).
+pub fn init_producer_id_error_code(
+    e: &crate::txn::InitProducerIdError,
+    fenced_code: ErrorCode,
+) -> ErrorCode {
     use crate::txn::InitProducerIdError as I;
     match e {
         I::EmptyTransactionalId => ErrorCode::InvalidRequest,
-        I::TransactionsUnsupported(_) => ErrorCode::CoordinatorNotAvailable,
+        I::Txn(e) => txn_error_code(e, fenced_code),
         // Retriable for the client: it asks again, perhaps after the disk recovers.
-        I::ProducerIds(_) => ErrorCode::CoordinatorNotAvailable,
+        I::ProducerIds(_) | I::Write(_) => ErrorCode::CoordinatorNotAvailable,
+    }
+}
+
+/// The code for a refused transactional request. Versions before KIP-588 (InitProducerId
+/// v0-v3, AddPartitionsToTxn/AddOffsetsToTxn/EndTxn v0-v1, TxnOffsetCommit v0-v2) know
+/// INVALID_PRODUCER_EPOCH where newer ones get PRODUCER_FENCED: the handler passes which.
+pub fn txn_error_code(e: &crate::txn::state::TxnError, fenced_code: ErrorCode) -> ErrorCode {
+    use crate::txn::state::TxnError as T;
+    match e {
+        T::InvalidProducerIdMapping { .. } => ErrorCode::InvalidProducerIdMapping,
+        T::ProducerFenced { .. } => fenced_code,
+        T::ConcurrentTransactions => ErrorCode::ConcurrentTransactions,
+        T::InvalidTxnState(_) => ErrorCode::InvalidTxnState,
+        T::InvalidTransactionTimeout(_) => ErrorCode::InvalidTransactionTimeout,
+    }
+}
+
+/// The code for a refused transactional request other than InitProducerId.
+pub fn txn_request_error_code(
+    e: &crate::txn::TxnRequestError,
+    fenced_code: ErrorCode,
+) -> ErrorCode {
+    use crate::txn::TxnRequestError as R;
+    match e {
+        R::Txn(e) => txn_error_code(e, fenced_code),
+        R::Write(_) => ErrorCode::CoordinatorNotAvailable,
+    }
+}
+
+/// The code a request version uses for a fenced producer: PRODUCER_FENCED from
+/// `fenced_from` on (KIP-588), INVALID_PRODUCER_EPOCH before.
+pub fn fenced_code(version: i16, fenced_from: i16) -> ErrorCode {
+    if version >= fenced_from {
+        ErrorCode::ProducerFenced
+    } else {
+        ErrorCode::InvalidProducerEpoch
+    }
+}
+
+/// The code for a transaction marker that was not written.
+pub fn marker_error_code(e: &crate::partition::MarkerError) -> ErrorCode {
+    use crate::partition::MarkerError as M;
+    match e {
+        M::StaleEpoch { .. } => ErrorCode::InvalidProducerEpoch,
+        M::CoordinatorFenced { .. } => ErrorCode::TransactionCoordinatorFenced,
+        M::Append(e) => append_error_code(e),
+        M::Build(_) => ErrorCode::UnknownServerError,
     }
 }

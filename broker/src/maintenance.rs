@@ -20,10 +20,10 @@ pub fn run_once(topics: &Topics, now: i64) {
         for partition in topic.partitions().iter() {
             match partition.log.maintain(now) {
                 Ok(report) => {
-                    debug!(topic = %topic.name, partition = partition.index, ?report, "maintained")
+                    debug!(topic = %topic.name, partition = partition.index, ?report, "maintained");
                 }
                 Err(e) => {
-                    warn!(topic = %topic.name, partition = partition.index, error = %e, "log maintenance failed")
+                    warn!(topic = %topic.name, partition = partition.index, error = %e, "log maintenance failed");
                 }
             }
             if compacts {

@@ -74,6 +74,24 @@ pub enum MarkerError {
     /// The log refused or failed the append.
     #[error(transparent)]
     Append(#[from] AppendError),
+    /// The marker's producer epoch is older than the producer's current one.
+    #[error("marker epoch {epoch} of producer {producer_id} is older than its epoch {current}")]
+    StaleEpoch {
+        /// The producer.
+        producer_id: i64,
+        /// The marker's epoch.
+        epoch: i16,
+        /// The producer's epoch here.
+        current: i16,
+    },
+    /// The marker comes from an older coordinator than the producer's last marker.
+    #[error("coordinator epoch {epoch} is older than {current}")]
+    CoordinatorFenced {
+        /// The marker's coordinator epoch.
+        epoch: i32,
+        /// The coordinator epoch of the producer's last marker.
+        current: i32,
+    },
 }
 
 /// Where a produced batch landed.
@@ -254,6 +272,26 @@ impl Partition {
             now_ms,
         };
         let mut producers = self.lock_producers();
+        let state = producers.state();
+        if let Some(current) = state
+            .epoch(marker.producer_id)
+            .filter(|e| marker.producer_epoch < *e)
+        {
+            return Err(MarkerError::StaleEpoch {
+                producer_id: marker.producer_id,
+                epoch: marker.producer_epoch,
+                current,
+            });
+        }
+        if let Some(current) = state
+            .coordinator_epoch(marker.producer_id)
+            .filter(|e| marker.coordinator_epoch < *e)
+        {
+            return Err(MarkerError::CoordinatorFenced {
+                epoch: marker.coordinator_epoch,
+                current,
+            });
+        }
         let info = self.log.append(&mut bytes, &options)?;
         producers
             .state_mut()

@@ -6,14 +6,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tokio::task::{JoinError, JoinSet};
+use tracing::{error, info, warn};
 
 use crate::broker::Broker;
 use crate::connection::Connection;
-
-/// Most connections served at once; a further one waits in the accept backlog.
-const MAX_CONNECTIONS: usize = 10_000;
+use crate::limits::{self, ConnectionsPerIp};
 
 /// A bound listener, ready to serve.
 #[derive(Debug)]
@@ -36,7 +34,10 @@ impl Server {
     /// Serves until `shutdown` becomes true, then waits for connections to finish their
     /// current request.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let config = self.broker.config.limits;
+        // Past `max.connections`, further clients wait in the accept backlog.
+        let limit = Arc::new(Semaphore::new(config.max_connections));
+        let per_ip = Arc::new(ConnectionsPerIp::default());
         let mut connections = JoinSet::new();
         loop {
             let permit = tokio::select! {
@@ -52,6 +53,16 @@ impl Server {
             };
             match accepted {
                 Ok((socket, peer)) => {
+                    let Some(slot) = per_ip.try_open(peer.ip(), config.max_connections_per_ip)
+                    else {
+                        // As Kafka does: close at once; the client backs off and retries.
+                        warn!(
+                            %peer,
+                            max = config.max_connections_per_ip,
+                            "too many connections from this address (max.connections.per.ip)"
+                        );
+                        continue;
+                    };
                     if let Err(e) = socket.set_nodelay(true) {
                         warn!(%peer, error = %e, "cannot set TCP_NODELAY");
                     }
@@ -59,6 +70,7 @@ impl Server {
                     let shutdown = shutdown.clone();
                     connections.spawn(async move {
                         connection.serve(shutdown).await;
+                        drop(slot);
                         drop(permit);
                     });
                 }
@@ -66,12 +78,27 @@ impl Server {
                 Err(e) => warn!(error = %e, "accept failed"),
             }
             // Reap finished connection tasks so the set does not grow without bound.
-            while connections.try_join_next().is_some() {}
+            while let Some(done) = connections.try_join_next() {
+                reaped(done);
+            }
         }
         info!(
             open = connections.len(),
             "stopped accepting; waiting for connections to finish"
         );
-        while connections.join_next().await.is_some() {}
+        while let Some(done) = connections.join_next().await {
+            reaped(done);
+        }
+    }
+}
+
+/// Notes how a connection task ended. Requests run under a panic guard in the connection, so a
+/// panic here escaped it (while reading or writing); it is still confined to its task.
+fn reaped(done: Result<(), JoinError>) {
+    if let Err(e) = done {
+        if e.is_panic() {
+            limits::count_panic();
+            error!(error = %e, "a connection task panicked");
+        }
     }
 }

@@ -60,6 +60,8 @@ pub struct Broker {
     process: Option<Running>,
     /// The last advertised address, so `bootstrap` works between restarts.
     addr: String,
+    /// The `--listen` address: port 0 until [`Broker::keep_port`] pins the bound one.
+    listen: String,
 }
 
 /// A live broker process.
@@ -78,18 +80,26 @@ impl Broker {
     /// Starts a broker with extra arguments, e.g.
     /// `["--auto-create-topics", "false"]`.
     pub fn start_with(args: &[&str]) -> Broker {
+        Broker::start_prepared(args, |_| {})
+    }
+
+    /// Starts a broker after `prepare` has seen its (empty) data directory, e.g. to mount a
+    /// small file system there.
+    pub fn start_prepared(args: &[&str], prepare: impl FnOnce(&Path)) -> Broker {
         let root = tempfile::Builder::new()
             .prefix("fjord-compat-")
             .tempdir()
             .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}"));
         let data = root.path().join("data");
         fs::create_dir(&data).unwrap_or_else(|e| panic!("cannot create {}: {e}", data.display()));
+        prepare(&data);
         let mut broker = Broker {
             bin: fjord_bin(),
             args: args.iter().map(ToString::to_string).collect(),
             root,
             process: None,
             addr: String::new(),
+            listen: "127.0.0.1:0".into(),
         };
         broker.start_again();
         broker
@@ -98,6 +108,12 @@ impl Broker {
     /// The `bootstrap.servers` value for clients: `127.0.0.1:PORT`.
     pub fn bootstrap(&self) -> String {
         self.addr.clone()
+    }
+
+    /// Makes later restarts listen on the port bound now, so clients created before a crash
+    /// reconnect to the restarted broker by themselves.
+    pub fn keep_port(&mut self) {
+        self.listen = self.addr.clone();
     }
 
     /// The broker's data directory (kept across restarts).
@@ -182,7 +198,7 @@ impl Broker {
         let stderr = self.open_stderr();
         let mut child = Command::new(&self.bin)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(&self.listen)
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(&self.args)

@@ -3,9 +3,23 @@
 //! The first waiter becomes the leader and fsyncs everything written so far; waiters whose data
 //! that fsync covered return when it completes; the rest elect the next leader.
 
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::IoError;
+
+/// Told the duration of each group-commit fsync, when set: the broker's metrics hook, kept a
+/// plain function so this crate needs no metrics library.
+static FSYNC_OBSERVER: OnceLock<fn(Duration)> = OnceLock::new();
+
+/// Sets the function told how long each fsync made for durability (`flush.messages`,
+/// `flush.ms`, fsync before acknowledging) took. Once per process; later calls are ignored.
+pub fn set_fsync_observer(observe: fn(Duration)) {
+    // A second observer is ignored by design: the first one set stays.
+    let _ = FSYNC_OBSERVER.set(observe);
+}
 
 #[derive(Debug)]
 struct State {
@@ -52,7 +66,11 @@ impl GroupCommit {
             }
             st.syncing = true;
             drop(st);
+            let started = Instant::now();
             let result = sync();
+            if let Some(observe) = FSYNC_OBSERVER.get() {
+                observe(started.elapsed());
+            }
             st = self.state.lock();
             st.syncing = false;
             if let Ok(end) = result {

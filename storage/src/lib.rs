@@ -34,6 +34,7 @@ pub mod testing;
 
 pub use compaction::CompactionReport;
 pub use config::{CleanupPolicy, FlushPolicy, LogConfig};
+pub use durability::set_fsync_observer;
 pub use error::{
     AppendError, CompactError, DeleteError, FlushError, IoError, MaintainError, OpenError,
     ReadError,

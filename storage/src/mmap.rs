@@ -10,6 +10,7 @@
 #![allow(unsafe_code)]
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
@@ -89,6 +90,24 @@ impl MappedFile {
             .set_len(len)
             .map_err(io_err("resize index", &self.path))?;
         self.remap()
+    }
+
+    /// Writes zeros to bytes `from..to` of the file through the descriptor, so the file system
+    /// allocates them now and reports a full disk as an error. A page of a sparse file that is
+    /// first touched through the map when the disk is full raises SIGBUS instead, killing the
+    /// process. The caller guarantees no entry was written there yet (they are zeros already).
+    pub(crate) fn allocate(&self, from: u64, to: u64) -> Result<(), IoError> {
+        const CHUNK: u64 = 64 * 1024;
+        let zeros = vec![0u8; CHUNK.min(to.saturating_sub(from)) as usize];
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(CHUNK);
+            self.file
+                .write_all_at(zeros.get(..n as usize).unwrap_or(&zeros), at)
+                .map_err(io_err("allocate index", &self.path))?;
+            at += n;
+        }
+        Ok(())
     }
 
     /// Writes dirty pages back to the file.

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fjord_protocol::error_code::ErrorCode;
-use fjord_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use fjord_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use fjord_protocol::messages::{FetchRequest, FetchResponse};
 use fjord_storage::ReadOptions;
 use uuid::Uuid;
@@ -85,6 +87,7 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest
             () = tokio::time::sleep_until(deadline) => {}
         }
     };
+    crate::metrics::fetched(&broker.topics, &plan, &answers);
     let observed: Vec<Observed> = answers.iter().map(observe).collect();
     let completion = broker.fetch_sessions.complete(&plan, &observed, now_ms());
     FetchResponse {
@@ -270,7 +273,24 @@ fn read_one(w: &Wanted, budget: usize, first: bool, read_committed: bool) -> Par
         return data;
     }
     match partition.log.read(w.params.fetch_offset, budget, options) {
-        Ok(read) => data.records = Some(read.bytes),
+        Ok(read) => {
+            if read_committed {
+                // The consumer drops these producers' batches between the offsets given and
+                // their abort markers.
+                data.aborted_transactions = Some(
+                    partition
+                        .aborted_transactions(w.params.fetch_offset, read.next_offset)
+                        .into_iter()
+                        .map(|a| AbortedTransaction {
+                            producer_id: a.producer_id,
+                            first_offset: a.first_offset,
+                            ..Default::default()
+                        })
+                        .collect(),
+                );
+            }
+            data.records = Some(read.bytes);
+        }
         Err(e) => {
             data.error_code = read_error_code(&e).code();
             data.records = None;

@@ -57,6 +57,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
                         }
                     },
                 };
+                match &result {
+                    Ok(_) => {
+                        crate::metrics::produce_accepted(&topic_data.name, data.records.as_ref());
+                    }
+                    Err(code) => crate::metrics::produce_rejected(*code),
+                }
                 match result {
                     Ok(done) => PartitionProduceResponse {
                         index: data.index,

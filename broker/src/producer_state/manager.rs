@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use fjord_storage::Log;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::rebuild::{replay, RebuildError};
 use super::snapshot::{self, SnapshotError};
@@ -142,7 +142,7 @@ impl ProducerStateManager {
         for offset in offsets.into_iter().take(stale) {
             snapshot::remove(&self.dir, offset)?;
         }
-        info!(dir = %self.dir.display(), offset = log_end_offset, "wrote producer snapshot");
+        debug!(dir = %self.dir.display(), offset = log_end_offset, "wrote producer snapshot");
         Ok(())
     }
 

@@ -36,7 +36,8 @@ pub fn start() -> TestBroker {
         fjord_broker::clock::now_ms(),
     )
     .unwrap();
-    let transactions = fjord_broker::txn::TransactionCoordinator::start(&data_dir.path).unwrap();
+    let transactions =
+        fjord_broker::txn::TransactionCoordinator::start(&data_dir.path, &topics).unwrap();
     let broker = Arc::new(Broker {
         config,
         data_dir,

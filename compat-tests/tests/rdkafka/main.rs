@@ -5,8 +5,10 @@
 //! milestone) and never commit. Every wait is a bounded poll.
 
 mod admin;
+mod admin_ops;
 mod durability;
 mod idempotence;
+mod metrics;
 mod offsets;
 mod produce_consume;
 mod support;

@@ -11,13 +11,23 @@ use crate::mmap::MappedFile;
 pub(crate) struct EntryFile<const N: usize> {
     file: MappedFile,
     entries: usize,
+    /// Bytes from the start known to be allocated on disk, so writing entries below it through
+    /// the map cannot fault on a full disk (see [`EntryFile::reserve`]).
+    allocated: usize,
 }
+
+/// Bytes allocated ahead at a time by [`EntryFile::reserve`].
+const ALLOCATE_STEP: usize = 64 * 1024;
 
 impl<const N: usize> EntryFile<N> {
     /// Creates `path` empty, preallocated to `capacity_bytes`.
     pub(crate) fn create(path: &Path, capacity_bytes: u32) -> Result<Self, IoError> {
         let file = MappedFile::open(path, Some(0))?;
-        let mut this = Self { file, entries: 0 };
+        let mut this = Self {
+            file,
+            entries: 0,
+            allocated: 0,
+        };
         this.expand(capacity_bytes)?;
         Ok(this)
     }
@@ -30,7 +40,11 @@ impl<const N: usize> EntryFile<N> {
             return Ok(None);
         }
         let entries = file.len() / N;
-        Ok(Some(Self { file, entries }))
+        Ok(Some(Self {
+            file,
+            entries,
+            allocated: entries * N,
+        }))
     }
 
     /// Number of entries written.
@@ -59,9 +73,35 @@ impl<const N: usize> EntryFile<N> {
         self.entries.checked_sub(1).and_then(|i| self.get(i))
     }
 
-    /// Appends an entry; returns false (and writes nothing) when the file is full.
+    /// Makes sure the next `extra` entries (as far as the file has room) land on allocated
+    /// bytes, allocating ahead in steps. Fails, writing no entry, when the disk is full.
+    pub(crate) fn reserve(&mut self, extra: usize) -> Result<(), IoError> {
+        let len = self.file.len();
+        let need = self
+            .entries
+            .saturating_add(extra)
+            .saturating_mul(N)
+            .min(len);
+        if need <= self.allocated {
+            return Ok(());
+        }
+        let from = self.allocated.max(self.entries * N);
+        let to = need
+            .div_ceil(ALLOCATE_STEP)
+            .saturating_mul(ALLOCATE_STEP)
+            .min(len);
+        self.file.allocate(from as u64, to as u64)?;
+        self.allocated = to;
+        Ok(())
+    }
+
+    /// Appends an entry; returns false (and writes nothing) when the file is full, or when its
+    /// bytes cannot be allocated (a full disk: the index loses precision, never the process).
     pub(crate) fn push(&mut self, entry: [u8; N]) -> bool {
         let at = self.entries * N;
+        if at + N > self.allocated && self.reserve(1).is_err() {
+            return false;
+        }
         match self.file.bytes_mut().get_mut(at..at + N) {
             Some(slot) => {
                 slot.copy_from_slice(&entry);
@@ -92,7 +132,9 @@ impl<const N: usize> EntryFile<N> {
 
     /// Shrinks the file to exactly its entries.
     pub(crate) fn trim(&mut self) -> Result<(), IoError> {
-        self.file.resize((self.entries * N) as u64)
+        self.file.resize((self.entries * N) as u64)?;
+        self.allocated = self.allocated.min(self.entries * N);
+        Ok(())
     }
 
     /// Grows the file to `capacity_bytes` (rounded down to whole entries) for further appends.

@@ -72,6 +72,11 @@ impl OffsetIndex {
         true
     }
 
+    /// Allocates disk space for `extra` more entries (see [`EntryFile::reserve`]).
+    pub(crate) fn reserve(&mut self, extra: usize) -> Result<(), IoError> {
+        self.entries.reserve(extra)
+    }
+
     /// Whether another entry would not fit.
     pub(crate) fn is_full(&self) -> bool {
         self.entries.free() == 0

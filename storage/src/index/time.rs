@@ -64,6 +64,11 @@ impl TimeIndex {
         true
     }
 
+    /// Allocates disk space for `extra` more entries (see [`EntryFile::reserve`]).
+    pub(crate) fn reserve(&mut self, extra: usize) -> Result<(), IoError> {
+        self.entries.reserve(extra)
+    }
+
     /// Whether fewer than two more entries fit (one is kept for the final entry on roll).
     pub(crate) fn is_nearly_full(&self) -> bool {
         self.entries.free() < 2

@@ -355,11 +355,29 @@ impl Segment {
     /// Writes `bytes` (the batches described by `batches`, positions relative to `bytes`) at the
     /// end of the segment, then indexes them and publishes the new size. Only the log's writer
     /// calls this.
+    ///
+    /// On failure (a full disk, an I/O error) nothing becomes visible: the index space is
+    /// allocated before the data is written, and a partly written tail is cut off again.
     pub(crate) fn append(&self, bytes: &[u8], batches: &[BatchInfo]) -> Result<(), IoError> {
         let start = self.size();
-        self.file
-            .write_all_at(bytes, start)
-            .map_err(io_err("write segment", &self.paths.log))?;
+        if let Some(ix) = self.indexes.write().as_mut() {
+            // At most one entry per batch in each index.
+            ix.offset.reserve(batches.len())?;
+            ix.time.reserve(batches.len())?;
+        }
+        if let Err(e) = self.file.write_all_at(bytes, start) {
+            // Readers never see past `size`, and the next append writes at `start` again; the
+            // cut also keeps a crash from leaving a torn batch for recovery to find.
+            if let Err(cut) = self.file.set_len(start) {
+                tracing::warn!(
+                    segment = %self.paths.log.display(),
+                    size = start,
+                    error = %cut,
+                    "cannot cut a partly written append"
+                );
+            }
+            return Err(IoError::new("write segment", &self.paths.log, e));
+        }
         {
             let mut guard = self.indexes.write();
             let mut stats = self.stats.lock();

@@ -1,0 +1,131 @@
+//! Request framing: a 4-byte big-endian size, then that many bytes.
+//!
+//! The size is checked against `socket.request.max.bytes` as soon as its 4 bytes are here, and
+//! the buffer then grows with the bytes that actually arrive, never with the size claimed.
+//! (`tokio_util`'s `LengthDelimitedCodec` reserves the whole claimed frame up front, so a
+//! client sending only a 4-byte header that claims 100 MiB would pin 100 MiB per connection.)
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::Decoder;
+
+/// Bytes of the size prefix.
+const SIZE_LEN: usize = 4;
+
+/// Most bytes reserved ahead of what has arrived while a frame is incomplete.
+const GROW_STEP: usize = 64 * 1024;
+
+/// Why a connection's byte stream is not a valid sequence of request frames.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// Reading the socket failed.
+    #[error("reading the socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The size prefix is negative (a 2 GiB or larger claim).
+    #[error("frame size {0} is negative")]
+    NegativeSize(i32),
+    /// The size prefix exceeds the configured maximum.
+    #[error("frame of {size} bytes exceeds socket.request.max.bytes {max}")]
+    TooLarge {
+        /// The size claimed.
+        size: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+}
+
+/// Splits a byte stream into request frames of at most `max` bytes (size prefix excluded).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFrames {
+    /// `socket.request.max.bytes`.
+    max: usize,
+}
+
+impl RequestFrames {
+    /// Frames of at most `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self { max }
+    }
+}
+
+impl Decoder for RequestFrames {
+    type Item = BytesMut;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        let Some(&[a, b, c, d]) = src.get(..SIZE_LEN) else {
+            return Ok(None);
+        };
+        let claimed = i32::from_be_bytes([a, b, c, d]);
+        let size = usize::try_from(claimed).map_err(|_| FrameError::NegativeSize(claimed))?;
+        if size > self.max {
+            return Err(FrameError::TooLarge {
+                size,
+                max: self.max,
+            });
+        }
+        let total = SIZE_LEN + size;
+        if src.len() < total {
+            // Room for the next chunk only: memory follows the bytes received, not the claim.
+            src.reserve((total - src.len()).min(GROW_STEP));
+            return Ok(None);
+        }
+        src.advance(SIZE_LEN);
+        Ok(Some(src.split_to(size)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(max: usize, input: &[u8]) -> (Vec<Vec<u8>>, Result<(), FrameError>, BytesMut) {
+        let mut codec = RequestFrames::new(max);
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => out.push(frame.to_vec()),
+                Ok(None) => return (out, Ok(()), buf),
+                Err(e) => return (out, Err(e), buf),
+            }
+        }
+    }
+
+    #[test]
+    fn splits_consecutive_frames_and_keeps_a_partial_one() {
+        let input = [0, 0, 0, 2, 7, 8, 0, 0, 0, 0, 0, 0, 0, 3, 1];
+        let (out, result, rest) = frames(100, &input);
+        assert!(result.is_ok());
+        assert_eq!(out, vec![vec![7, 8], vec![]]);
+        assert_eq!(&rest[..], &[0, 0, 0, 3, 1]);
+    }
+
+    #[test]
+    fn oversized_and_negative_claims_fail_before_reserving() {
+        let (_, result, buf) = frames(1024, &[0, 0, 4, 1]);
+        assert!(matches!(
+            result,
+            Err(FrameError::TooLarge {
+                size: 1025,
+                max: 1024
+            })
+        ));
+        assert!(buf.capacity() < 1024, "capacity {}", buf.capacity());
+        let (_, result, _) = frames(1024, &[0x80, 0, 0, 0]);
+        assert!(matches!(result, Err(FrameError::NegativeSize(i32::MIN))));
+    }
+
+    #[test]
+    fn a_large_claim_reserves_only_a_step() {
+        let max = 100 * 1024 * 1024;
+        let mut codec = RequestFrames::new(max);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&(max as i32).to_be_bytes());
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(
+            buf.capacity() <= SIZE_LEN + GROW_STEP * 2,
+            "reserved {} bytes for a frame that has not arrived",
+            buf.capacity()
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! Raw Kafka frames over `std::net::TcpStream`: what a broken or hostile client sends.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use fjord_compat_tests::Broker;
+use fjord_protocol::{
+    ApiKey, Decode, Encode, RequestBody, RequestHeader, ResponseBody, ResponseHeader,
+};
+
+/// How long a test waits for the broker to answer or to close a connection.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A raw connection to the broker, with read and write timeouts so a test never hangs.
+pub(crate) fn connect(broker: &Broker) -> TcpStream {
+    let stream = TcpStream::connect(broker.bootstrap())
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", broker.bootstrap()));
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// The bytes of a request (header and body, no size prefix).
+pub(crate) fn request_bytes(version: i16, correlation_id: i32, body: &RequestBody) -> Vec<u8> {
+    let api = body.api_key();
+    let header = RequestHeader {
+        request_api_key: api as i16,
+        request_api_version: version,
+        correlation_id,
+        client_id: Some("fjord-adversarial".into()),
+        ..Default::default()
+    };
+    let mut buf = BytesMut::new();
+    header
+        .encode(&mut buf, api.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    buf.to_vec()
+}
+
+/// `payload` with its 4-byte size prefix.
+pub(crate) fn framed(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Sends one request frame.
+pub(crate) fn send(stream: &mut TcpStream, version: i16, correlation_id: i32, body: &RequestBody) {
+    stream
+        .write_all(&framed(&request_bytes(version, correlation_id, body)))
+        .unwrap();
+}
+
+/// Reads one response frame's payload; `None` when the broker closed the connection.
+pub(crate) fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
+    let mut size = [0u8; 4];
+    match stream.read_exact(&mut size) {
+        Ok(()) => {}
+        Err(e) if closed_kind(e.kind()) => return None,
+        Err(e) => panic!("reading a response size: {e}"),
+    }
+    let mut payload = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut payload).unwrap();
+    Some(Bytes::from(payload))
+}
+
+/// Sends a request and decodes its response, checking the correlation id.
+pub(crate) fn call(
+    stream: &mut TcpStream,
+    version: i16,
+    body: impl Into<RequestBody>,
+) -> ResponseBody {
+    let body = body.into();
+    let api = body.api_key();
+    send(stream, version, 42, &body);
+    let mut frame = read_frame(stream)
+        .unwrap_or_else(|| panic!("{api:?} v{version}: connection closed instead of an answer"));
+    decode_response(api, version, &mut frame, 42)
+}
+
+/// Decodes a response frame's header and body.
+pub(crate) fn decode_response(
+    api: ApiKey,
+    version: i16,
+    frame: &mut Bytes,
+    correlation_id: i32,
+) -> ResponseBody {
+    let header = ResponseHeader::decode(frame, api.response_header_version(version)).unwrap();
+    assert_eq!(
+        header.correlation_id, correlation_id,
+        "{api:?} correlation id"
+    );
+    ResponseBody::decode(api, version, frame).unwrap()
+}
+
+fn closed_kind(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::UnexpectedEof
+            | ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+    )
+}
+
+/// Asserts the broker closes `stream` (EOF or reset) without sending anything, within
+/// [`IO_TIMEOUT`].
+pub(crate) fn expect_closed(stream: &mut TcpStream, what: &str) {
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!(
+            "{what}: expected the broker to close, got {n} bytes: {:?}",
+            &buf[..n]
+        ),
+        Err(e) if closed_kind(e.kind()) => {}
+        Err(e) => panic!(
+            "{what}: expected the broker to close the connection; after {:?}: {e}",
+            started.elapsed()
+        ),
+    }
+}
+
+/// Sends raw bytes and closes our sending side (a client that stops mid-frame).
+pub(crate) fn send_raw_and_half_close(stream: &mut TcpStream, bytes: &[u8]) {
+    // The broker may already have closed on a bad prefix; that is what the test wants.
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+}
