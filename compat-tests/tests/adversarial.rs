@@ -375,9 +375,9 @@ fn a_thousand_connections_dropped_mid_frame() {
 fn a_client_that_never_reads_does_not_stall_others() {
     let broker = Broker::start_with(&["--connections-max-idle-ms", "3000"]);
     clients::create_topic(&broker, "big", 1, &[]);
-    for _ in 0..8 {
+    for _ in 0..16 {
         assert_eq!(
-            produce_raw(&broker, "big", batch(16, 64 * 1024, Compression::None)),
+            produce_raw(&broker, "big", batch(8, 64 * 1024, Compression::None)),
             0
         );
     }

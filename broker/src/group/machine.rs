@@ -19,7 +19,7 @@ use super::record::LogRecord;
 use super::types::{
     DeleteOffsets, DeleteOffsetsResult, FetchResult, GroupDescription, GroupOverview, Heartbeat,
     JoinGroup, JoinResult, LeaveGroup, LeaveResult, ListGroups, OffsetCommit, OffsetFetch,
-    RequestId, SyncGroup, SyncResult, TopicPartition,
+    OffsetToCommit, RequestId, SyncGroup, SyncResult, TopicPartition,
 };
 
 /// Something that happened to the coordinator.
@@ -35,6 +35,9 @@ pub enum Event {
     Leave(RequestId, LeaveGroup),
     /// An OffsetCommit.
     Commit(RequestId, OffsetCommit),
+    /// Offsets of a committed transaction: checked against the member when TxnOffsetCommit
+    /// added them, so written now whatever the group's generation has become.
+    CommitTransactional(RequestId, String, Vec<OffsetToCommit>),
     /// An OffsetFetch for one group.
     Fetch(RequestId, OffsetFetch),
     /// A ListGroups.
@@ -202,6 +205,9 @@ impl Coordinator {
             }
             Event::Leave(id, request) => self.leave(id, &request, now_ms, &mut out),
             Event::Commit(id, request) => self.commit(id, &request, now_ms, &mut out),
+            Event::CommitTransactional(id, group_id, offsets) => {
+                self.commit_transactional(id, &group_id, &offsets, now_ms, &mut out);
+            }
             Event::Fetch(id, request) => {
                 let reply = self.fetch(&request);
                 out.push(Effect::Reply(id, Reply::Fetch(reply)));

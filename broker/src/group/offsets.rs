@@ -10,7 +10,7 @@ use super::record::LogRecord;
 use super::subscription::CONSUMER_PROTOCOL_TYPE;
 use super::types::{
     CommittedOffset, DeleteOffsets, DeleteOffsetsResult, FetchResult, GenerationId, OffsetCommit,
-    OffsetFetch, RequestId, TopicPartition,
+    OffsetFetch, OffsetToCommit, RequestId, TopicPartition,
 };
 
 /// Whether a commit may go ahead in the group's current state.
@@ -74,10 +74,39 @@ impl Coordinator {
             // A commit shows the member is alive.
             reschedule_heartbeat(group, &request.member_id, now_ms, out);
         }
+        self.write_offsets(id, &request.group_id, &request.offsets, now_ms, out);
+    }
+
+    /// Writes the offsets of a committed transaction. Kafka checked the member and generation
+    /// when TxnOffsetCommit added them; a rebalance since then must not lose them.
+    pub(crate) fn commit_transactional(
+        &mut self,
+        id: RequestId,
+        group_id: &str,
+        offsets: &[OffsetToCommit],
+        now_ms: i64,
+        out: &mut Vec<Effect>,
+    ) {
+        if self.live_group(group_id).is_none() {
+            self.groups
+                .insert(group_id.to_string(), Group::new(group_id, now_ms));
+        }
+        self.write_offsets(id, group_id, offsets, now_ms, out);
+    }
+
+    /// Logs `offsets` for the group and answers `id` once the write is confirmed.
+    fn write_offsets(
+        &mut self,
+        id: RequestId,
+        group_id: &str,
+        offsets: &[OffsetToCommit],
+        now_ms: i64,
+        out: &mut Vec<Effect>,
+    ) {
         let mut records = Vec::new();
         let mut written = Vec::new();
         let mut outcome = Vec::new();
-        for o in &request.offsets {
+        for o in offsets {
             if o.metadata.len() > self.config.offset_metadata_max_bytes {
                 outcome.push((
                     o.partition.clone(),
@@ -92,7 +121,7 @@ impl Coordinator {
                 commit_timestamp_ms: now_ms,
             };
             records.push(LogRecord::Offset {
-                group_id: request.group_id.clone(),
+                group_id: group_id.to_string(),
                 partition: o.partition.clone(),
                 value: Some(committed.clone()),
             });
@@ -104,7 +133,7 @@ impl Coordinator {
         }
         let then = PendingWrite::Commit {
             request: id,
-            group: request.group_id.clone(),
+            group: group_id.to_string(),
             written,
             outcome,
         };

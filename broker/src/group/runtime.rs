@@ -19,7 +19,7 @@ use super::store::StoreError;
 use super::types::{
     DeleteOffsets, DeleteOffsetsResult, FetchResult, GroupDescription, GroupOverview, Heartbeat,
     JoinGroup, JoinResult, LeaveGroup, LeaveResult, ListGroups, OffsetCommit, OffsetFetch,
-    RequestId, SyncGroup, SyncResult, TopicPartition,
+    OffsetToCommit, RequestId, SyncGroup, SyncResult, TopicPartition,
 };
 use super::GroupConfig;
 
@@ -200,6 +200,27 @@ impl GroupCoordinator {
         }
     }
 
+    /// Writes the offsets of a committed transaction, whatever the group's generation now is.
+    pub async fn commit_transactional(
+        &self,
+        group_id: String,
+        offsets: Vec<OffsetToCommit>,
+    ) -> Vec<(TopicPartition, Option<GroupError>)> {
+        let partitions: Vec<_> = offsets.iter().map(|o| o.partition.clone()).collect();
+        match self
+            .call(Box::new(|id| {
+                Event::CommitTransactional(id, group_id, offsets)
+            }))
+            .await
+        {
+            Ok(Reply::Commit(r)) => r,
+            _ => partitions
+                .into_iter()
+                .map(|p| (p, Some(GroupError::CoordinatorNotAvailable)))
+                .collect(),
+        }
+    }
+
     /// OffsetFetch for one group.
     pub async fn fetch(&self, request: OffsetFetch) -> FetchResult {
         match self.call(Box::new(|id| Event::Fetch(id, request))).await {
@@ -356,7 +377,7 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::types::{GenerationId, OffsetToCommit, Protocol};
+    use crate::group::types::{GenerationId, Protocol};
     use fjord_storage::{Log, LogConfig};
 
     fn join(member_id: &str) -> JoinGroup {

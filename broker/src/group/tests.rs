@@ -1001,3 +1001,42 @@ fn replaying_the_log_restores_groups_and_offsets() {
         Bytes::from(format!("a-{}", a.member_id))
     );
 }
+
+#[test]
+fn a_committed_transactions_offsets_survive_the_member_leaving() {
+    let mut h = Harness::new();
+    let a = h.send(|id| Event::Join(id, join("", "1")));
+    h.advance(3_000);
+    let a = h.joined(a);
+    let s = h.sync(&a, true);
+    h.synced(s);
+    // The member leaves (its consumer was rebalanced away), so a plain commit of its
+    // generation is refused...
+    let leave = LeaveGroup {
+        group_id: "g".into(),
+        members: vec![LeavingMember {
+            member_id: a.member_id.clone(),
+            group_instance_id: None,
+        }],
+    };
+    h.send(|id| Event::Leave(id, leave));
+    let stale = OffsetCommit {
+        generation_id: a.generation_id,
+        member_id: a.member_id.clone(),
+        ..commit("g", 0, 7, "")
+    };
+    let refused = h.send(|id| Event::Commit(id, stale.clone()));
+    assert!(matches!(
+        h.reply(refused),
+        Some(Reply::Commit(r)) if r.iter().all(|(_, e)| e.is_some())
+    ));
+    // ...but the same offsets, added to a transaction before the rebalance, are written when
+    // the transaction commits.
+    let done = h.send(|id| Event::CommitTransactional(id, "g".into(), stale.offsets.clone()));
+    assert!(matches!(
+        h.reply(done),
+        Some(Reply::Commit(r)) if r.iter().all(|(_, e)| e.is_none())
+    ));
+    let fetched = fetch(&mut h, "g", None);
+    assert_eq!(fetched.offsets[0].1.as_ref().map(|o| o.offset), Some(7));
+}

@@ -275,11 +275,15 @@ mod tests {
 
     #[test]
     fn open_connections_go_up_and_down() {
-        let text = rendered(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let still_open = metrics::with_local_recorder(&recorder, || {
             let first = OpenConnection::new();
-            let _second = OpenConnection::new();
+            let second = OpenConnection::new();
             drop(first);
+            second
         });
+        let text = recorder.handle().render();
+        drop(still_open);
         assert!(has_line(&text, "fjord_connections_active 1"), "{text}");
         assert!(
             has_line(&text, "fjord_connections_opened_total 2"),

@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::group::types::{GenerationId, OffsetCommit, OffsetToCommit, TopicPartition as GroupTp};
+use crate::group::types::{OffsetToCommit, TopicPartition as GroupTp};
 use crate::partition::{MarkerError, Partition};
 use crate::producer_ids::{ProducerIdAllocator, ProducerIdError};
 use crate::producer_state::{TxnMarker, TxnOutcome};
@@ -602,17 +602,11 @@ async fn materialise_offsets(groups: &crate::group::GroupCoordinator, offsets: &
     }
     for (first, offsets) in by_group {
         let results = groups
-            .commit(OffsetCommit {
-                group_id: first.group_id.clone(),
-                generation_id: GenerationId(first.generation_id),
-                member_id: first.member_id.clone(),
-                group_instance_id: first.group_instance_id.clone(),
-                offsets,
-            })
+            .commit_transactional(first.group_id.clone(), offsets)
             .await;
         for (partition, error) in results {
             if let Some(e) = error {
-                warn!(group = %first.group_id, topic = %partition.topic, partition = partition.partition, error = ?e, "a committed transaction's offset was refused by the group");
+                warn!(group = %first.group_id, topic = %partition.topic, partition = partition.partition, error = ?e, "writing a committed transaction's offset failed");
             }
         }
     }
