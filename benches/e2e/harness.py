@@ -149,7 +149,7 @@ class Runner:
     def load_args(self, w, record):
         if w.kind == "consume":
             return ["bench", "consume", TOPIC, "--json"]
-        args = ["bench", "produce", TOPIC, *w.args, "--duration", f"{self.opts.duration}s",
+        args = ["bench", "produce", TOPIC, *w.args, "--duration", f"{int(self.opts.duration * 1000)}ms",
                 "--json"]
         if w.rate_of_w2:
             if not self.w2_rate:

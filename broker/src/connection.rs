@@ -144,7 +144,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if let Err(e) = result {
                 match e {
                     ConnectionError::Panicked { .. } => {
-                        error!(%peer, error = %e, "closing connection")
+                        error!(%peer, error = %e, "closing connection");
                     }
                     _ => warn!(%peer, error = %e, "closing connection"),
                 }

@@ -60,7 +60,7 @@ fn broker(dir: &std::path::Path) -> Arc<Broker> {
 }
 
 /// A complete request frame.
-fn frame(version: i16, body: RequestBody) -> Vec<u8> {
+fn frame(version: i16, body: &RequestBody) -> Vec<u8> {
     let api = body.api_key();
     let header = RequestHeader {
         request_api_key: api as i16,
@@ -116,11 +116,11 @@ fn seeds() -> Vec<Vec<u8>> {
         ..Default::default()
     };
     vec![
-        frame(3, ApiVersionsRequest::default().into()),
-        frame(12, MetadataRequest::default().into()),
-        frame(4, MetadataRequest::default().into()),
-        frame(9, produce.into()),
-        frame(12, fetch.into()),
+        frame(3, &ApiVersionsRequest::default().into()),
+        frame(12, &MetadataRequest::default().into()),
+        frame(4, &MetadataRequest::default().into()),
+        frame(9, &produce.into()),
+        frame(12, &fetch.into()),
     ]
 }
 

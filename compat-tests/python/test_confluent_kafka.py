@@ -281,3 +281,13 @@ def test_restart_keeps_data(broker):
     assert [m.value() for m in got] == values, ctx(scenario)
     [msg] = produce_ok(producer(broker), "durable", [{"value": b"after"}], scenario)
     assert msg.offset() == 15, ctx(scenario)
+
+
+def test_create_topics_refuses_more_than_10000_partitions_per_request(broker):
+    scenario = "CreateTopics asking for 10001 partitions gets POLICY_VIOLATION and creates nothing"
+    fs = admin(broker).create_topics([NewTopic("huge", num_partitions=10_001, replication_factor=1)],
+                                     request_timeout=T)
+    with pytest.raises(KafkaException) as info:
+        fs["huge"].result(timeout=T)
+    assert info.value.args[0].code() == KafkaError.POLICY_VIOLATION, ctx(f"{scenario}: {info.value}")
+    assert "huge" not in admin(broker).list_topics(timeout=T).topics, ctx(scenario)

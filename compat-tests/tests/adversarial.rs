@@ -6,6 +6,9 @@
 //! Every wait is bounded: socket reads have timeouts, and conditions that settle (a server-side
 //! close, a freed connection slot) are polled until a deadline.
 
+// Helpers outside #[test] functions unwrap too: a failed set-up should panic.
+#![allow(clippy::unwrap_used)]
+
 #[path = "adversarial/clients.rs"]
 mod clients;
 #[path = "adversarial/wire.rs"]
@@ -287,6 +290,19 @@ fn garbage_record_batches_are_refused_and_not_stored() {
         0,
         "record count lies"
     );
+    // A correct CRC and header over record bytes that do not parse: Kafka answers
+    // CORRUPT_MESSAGE rather than storing what no consumer could read.
+    let mut scrambled = good.to_vec();
+    for byte in &mut scrambled[61..] {
+        *byte = 0xff;
+    }
+    let crc = compute_crc(&scrambled);
+    scrambled[17..21].copy_from_slice(&crc.to_be_bytes());
+    assert_eq!(
+        produce_raw(&broker, "garbage", Bytes::from(scrambled)),
+        CORRUPT_MESSAGE,
+        "records that do not parse"
+    );
     // Two batches where produce v3+ allows one.
     let mut two = good.to_vec();
     two.extend_from_slice(&good);
@@ -325,7 +341,7 @@ fn compression_bomb_on_a_compacted_topic_is_refused() {
 /// Open file descriptors of the broker process.
 fn open_fds(broker: &Broker) -> usize {
     std::fs::read_dir(format!("/proc/{}/fd", broker.pid().unwrap()))
-        .map(|d| d.count())
+        .map(Iterator::count)
         .unwrap_or(0)
 }
 

@@ -9,6 +9,9 @@
 //!
 //! Every wait is deadline-bound: "until N more acknowledgements arrived", never a fixed sleep.
 
+// Helpers outside #[test] functions unwrap too: a failed set-up should panic.
+#![allow(clippy::unwrap_used)]
+
 #[path = "adversarial/clients.rs"]
 mod clients;
 

@@ -15,8 +15,9 @@ use crate::broker::Broker;
 use crate::dispatch::RequestContext;
 use crate::error::topic_error_code;
 
-/// Most partitions one request may add to a topic (Kafka's `MAX_PARTITIONS_PER_BATCH`). Each
-/// partition is a directory with open files, so a typo must not be able to ask for millions.
+/// Most partitions one request may create (Kafka's `MAX_PARTITIONS_PER_BATCH`), here and in
+/// CreateTopics. Each partition is a directory with open files, so a typo must not be able to
+/// ask for millions.
 pub const MAX_NEW_PARTITIONS: i32 = 10_000;
 
 /// Answers CreatePartitions.

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::broker::Broker;
 use crate::dispatch::RequestContext;
 use crate::error::{config_error_code, topic_error_code};
+use crate::handlers::create_partitions::MAX_NEW_PARTITIONS;
 use crate::handlers::describe_configs::{source, TOPIC_CONFIG_SOURCE_DEFAULT};
 use crate::topic_config::{TopicConfig, TOPIC_CONFIGS};
 
@@ -28,10 +29,29 @@ pub async fn handle(
         .filter(|t| !seen.insert(t.name.clone()))
         .map(|t| t.name.clone())
         .collect();
+    // Kafka refuses the whole request when it would create more partitions than one batch
+    // may (`MAX_PARTITIONS_PER_BATCH`).
+    let requested: i64 = request
+        .topics
+        .iter()
+        .map(|t| match (t.assignments.len(), t.num_partitions) {
+            (0, -1) => i64::from(broker.config.default_partitions),
+            (0, n) => i64::from(n.max(0)),
+            (n, _) => i64::try_from(n).unwrap_or(i64::MAX),
+        })
+        .sum();
+    let too_many = requested > i64::from(MAX_NEW_PARTITIONS);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            if too_many {
+                return failed(
+                    topic.name,
+                    ErrorCode::PolicyViolation,
+                    format!("excessively large number of partitions per request: {requested}"),
+                );
+            }
             if duplicates.contains(&topic.name) {
                 return failed(
                     topic.name,

@@ -1,5 +1,6 @@
 //! Produce: validate each partition's batch by its header and CRC, then append the client's
-//! own bytes. Records are never decoded on this path.
+//! own bytes. Uncompressed records are walked, never copied; compressed ones are only
+//! decompressed on compacted topics.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
 use fjord_protocol::records::validate::{
     check_record_contents, validate_batches, BatchSummary, ContentRules, ValidationLimits,
 };
+use fjord_protocol::records::Compression;
 use fjord_storage::AppendOptions;
 use tracing::warn;
 
@@ -148,7 +150,7 @@ fn append(
 /// Checks what the broker must check before appending a batch as is: produce v3+ carries
 /// exactly one intact v2 batch within the topic's size limit, with a consistent count, keys on a
 /// compacted topic, and (for `CreateTime`) a timestamp not too far ahead of the broker's clock.
-/// Records are decoded only for the compacted-topic key check.
+/// Records are walked for uncompressed batches and decompressed only on compacted topics.
 fn validate(records: &Bytes, config: &TopicConfig, now: i64) -> Result<BatchSummary, ErrorCode> {
     let limits = ValidationLimits {
         max_batch_bytes: config.max_message_bytes(),
@@ -157,10 +159,13 @@ fn validate(records: &Bytes, config: &TopicConfig, now: i64) -> Result<BatchSumm
     };
     let mut validated = validate_batches(records, &limits).map_err(|e| e.error_code())?;
     let summary = validated.batches.pop().ok_or(ErrorCode::InvalidRecord)?;
-    if config.is_compacted() {
+    // Uncompressed records are walked on every topic: it costs no copy, and a batch whose
+    // CRC is right but whose records are not must never reach consumers. Compressed batches
+    // are decompressed only where the records must be read (keys on a compacted topic).
+    if config.is_compacted() || summary.compression == Compression::None {
         let rules = ContentRules {
             max_decompressed: MAX_DECOMPRESSED_BYTES,
-            require_keys: true,
+            require_keys: config.is_compacted(),
         };
         check_record_contents(records, &rules).map_err(|e| e.error_code())?;
     }

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Renders a results JSON written by harness.py as Markdown (for docs/benchmarks.md).
+
+Usage: python3 benches/e2e/report.py benches/e2e/results/<date>.json
+"""
+
+import json
+import sys
+
+
+def _f(v, digits=1):
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return f"{v:,}"
+
+
+def _pct(v):
+    return "—" if v is None else f"{100 * v:.0f}%"
+
+
+def limits_table(limits):
+    rows = [
+        ("loopback TCP (iperf3, server core 0, client core 1)", limits.get("loopback_mb_s"), "MiB/s"),
+        ("sequential disk write (dd, O_DIRECT, 1 MiB blocks)", limits.get("disk_write_mb_s"), "MiB/s"),
+        ("sequential disk read (dd, O_DIRECT, 1 MiB blocks)", limits.get("disk_read_mb_s"), "MiB/s"),
+        ("64 KiB append + fdatasync", limits.get("fsync_64k_per_s"), "per s"),
+        ("memcpy, one thread (256 MiB buffers)", limits.get("memcpy_mb_s"), "MiB/s"),
+    ]
+    out = ["| limit | value |", "|---|---|"]
+    out += [f"| {name} | {_f(v, 0)} {unit} |" for name, v, unit in rows]
+    return "\n".join(out)
+
+
+def workload_table(name, runs, summary, limits):
+    out = [
+        "| run | MB/s | msg/s | p50 ms | p99 ms | p99.9 ms | broker CPU s/GiB | peak RSS MiB "
+        "| other CPU (cores) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        if "error" in r:
+            out.append(f"| {r['broker']} #{r['round']} | failed: {r['error']} |||||||||")
+            continue
+        res = r["result"]
+        lat = res.get("latency") or {}
+        out.append(
+            f"| {r['broker']} #{r['round']} | {_f(res['mb_per_s'])} | {_f(res['messages_per_s'], 0)} "
+            f"| {_f(lat.get('p50_ms'), 2)} | {_f(lat.get('p99_ms'), 2)} | {_f(lat.get('p999_ms'), 2)} "
+            f"| {_f(r.get('server_cpu_s_per_gib'), 2)} | {_f(r.get('peak_rss_mib'), 0)} "
+            f"| {_f(r.get('other_cpu_cores'), 2)} |"
+        )
+    for s in summary:
+        out.append(
+            f"| **{s['broker']} median** | **{_f(s['mb_per_s'])}** | **{_f(s['messages_per_s'], 0)}** "
+            f"| {_f(s['p50_ms'], 2)} | {_f(s['p99_ms'], 2)} | {_f(s['p999_ms'], 2)} "
+            f"| {_f(s['server_cpu_s_per_gib'], 2)} | {_f(s['peak_rss_mib'], 0)} "
+            f"| {_f(s['other_cpu_cores'], 2)} |"
+        )
+    notes = []
+    for s in summary:
+        if limits and s.get("mb_per_s"):
+            disk = "disk read" if name == "W7" else "disk write"
+            notes.append(f"{s['broker']}: {_pct(s.get('of_loopback'))} of loopback TCP, "
+                         f"{_pct(s.get('of_disk'))} of sequential {disk}")
+        if s.get("rate"):
+            notes.append(f"{s['broker']}: offered rate {_f(s['rate'], 0)} msg/s")
+        if s.get("fsyncs") is not None:
+            notes.append(f"{s['broker']}: {_f(s['fsyncs'], 0)} fsyncs per run (median)")
+    extra = [r for r in runs if r.get("fill")]
+    for r in extra[:1]:
+        notes.append(f"backlog {r['fill']['bytes'] / 2**20:,.0f} MiB; page cache dropped before "
+                     f"reading: {'yes' if r.get('page_cache_dropped') else 'no (not permitted)'}")
+    text = "\n".join(out)
+    if notes:
+        text += "\n\n" + "; ".join(notes) + "."
+    commands = sorted({r["command"] for r in runs if r.get("command")})
+    if commands:
+        text += "\n\nLoad: `" + "`, `".join(commands) + "`"
+    return text
+
+
+def markdown(results):
+    parts = []
+    limits = results.get("limits")
+    if limits:
+        parts.append(limits_table(limits))
+    for name, title in results["workloads"].items():
+        runs = [r for r in results["runs"] if r["workload"] == name]
+        summary = [s for s in results["summary"] if s["workload"] == name]
+        parts.append(f"#### {name} — {title}\n\n" + workload_table(name, runs, summary, limits))
+    return "\n\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        print(markdown(json.load(f)))
