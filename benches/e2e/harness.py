@@ -114,6 +114,10 @@ class Runner:
             if code != 0:
                 raise RuntimeError(f"fjordctl exited {code}, see {self.opts.log_dir}/{tag}.out.err")
             result = json.loads(stdout.strip().splitlines()[-1])
+            if w.backlog:
+                # A consumer's "latency" is the age of each record since it was produced,
+                # which for a backlog only says when the fill ran: keep it apart.
+                record["record_age"] = result.pop("latency", None)
             server_cpu = cpu1 - cpu0
             record.update({
                 "command": " ".join(["fjordctl", "bench", *args[1:]]),

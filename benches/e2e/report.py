@@ -67,7 +67,9 @@ def workload_table(name, runs, summary, limits):
         if s.get("rate"):
             notes.append(f"{s['broker']}: offered rate {_f(s['rate'], 0)} msg/s")
         if s.get("fsyncs") is not None:
-            notes.append(f"{s['broker']}: {_f(s['fsyncs'], 0)} fsyncs per run (median)")
+            notes.append(f"{s['broker']}: {_f(s['fsyncs'], 0)} fsyncs per run (median)"
+                         + (" - the broker did not fsync, so this is not a durable run"
+                            if not s["fsyncs"] else ""))
     extra = [r for r in runs if r.get("fill")]
     for r in extra[:1]:
         notes.append(f"backlog {r['fill']['bytes'] / 2**20:,.0f} MiB; page cache dropped before "

@@ -40,7 +40,7 @@ def all_workloads():
         Workload(
             "W1", "message rate: 100 B, 6 partitions, acks=1, max rate",
             ["--size", "100", "--partitions", "6", "--acks", "1", "--batch-size", "16KiB",
-             "--connections", "2", "--max-in-flight", "5"],
+             "--connections", "6", "--max-in-flight", "5"],
             partitions=6,
         ),
         Workload("W2", "throughput: 1 KiB, 16 partitions, acks=all, 1 MiB batches, max rate",

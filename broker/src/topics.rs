@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use fjord_storage::{CleanupPolicy, LogConfig};
+use fjord_storage::{CleanupPolicy, FlushPolicy, LogConfig};
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -115,6 +115,14 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
         index_interval_bytes: u32::try_from(config.long("index.interval.bytes")).unwrap_or(4096),
         segment_index_bytes: u32::try_from(config.long("segment.index.bytes")).unwrap_or(10 << 20),
         max_message_bytes: u32::try_from(config.max_message_bytes()).unwrap_or(u32::MAX),
+        flush: FlushPolicy {
+            // Kafka's default of Long.MAX_VALUE for both means "never forced".
+            messages: u64::try_from(config.long("flush.messages"))
+                .ok()
+                .filter(|&n| n < i64::MAX as u64),
+            interval_ms: Some(config.long("flush.ms")).filter(|&ms| ms < i64::MAX),
+            ..FlushPolicy::default()
+        },
         ..LogConfig::default()
     }
 }
@@ -362,6 +370,19 @@ fn open_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flush_settings_reach_the_log_only_when_set() {
+        assert_eq!(
+            log_config(&TopicConfig::default()).flush,
+            FlushPolicy::default()
+        );
+        let config =
+            TopicConfig::from_overrides([("flush.messages", "1"), ("flush.ms", "250")]).unwrap();
+        let flush = log_config(&config).flush;
+        assert_eq!(flush.messages, Some(1));
+        assert_eq!(flush.interval_ms, Some(250));
+    }
 
     #[test]
     fn topics_survive_a_reload() {

@@ -126,7 +126,7 @@ async fn every_supported_version_answers_in_its_own_version() {
                     // connection by design (see `fjord_broker::limits`).
                     Err(DispatchError::Limit(_)) => limited += 1,
                     Err(e) => {
-                        failures.push(format!("{:?} v{version}: dispatch failed: {e}", api.key))
+                        failures.push(format!("{:?} v{version}: dispatch failed: {e}", api.key));
                     }
                 }
             }

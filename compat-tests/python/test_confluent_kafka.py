@@ -291,3 +291,22 @@ def test_create_topics_refuses_more_than_10000_partitions_per_request(broker):
         fs["huge"].result(timeout=T)
     assert info.value.args[0].code() == KafkaError.POLICY_VIOLATION, ctx(f"{scenario}: {info.value}")
     assert "huge" not in admin(broker).list_topics(timeout=T).topics, ctx(scenario)
+
+
+def test_min_insync_replicas_above_one_refuses_acks_all(broker):
+    scenario = "min.insync.replicas=2 on one node: acks=all gets NOT_ENOUGH_REPLICAS, acks=1 is stored"
+    create_topic(broker, "isr", 1, {"min.insync.replicas": "2"})
+    results = []
+
+    def report(err, msg):
+        results.append(err)
+
+    strict = producer(broker, acks="all", retries=0, message_timeout_ms=5000)
+    strict.produce("isr", value=b"needs two copies", on_delivery=report)
+    strict.flush(T)
+    assert len(results) == 1 and results[0] is not None, ctx(scenario)
+    assert results[0].code() == KafkaError.NOT_ENOUGH_REPLICAS, ctx(f"{scenario}: {results[0]}")
+    relaxed = producer(broker, acks="1")
+    relaxed.produce("isr", value=b"one copy is enough", on_delivery=report)
+    relaxed.flush(T)
+    assert results[1] is None, ctx(f"{scenario}: {results[1]}")

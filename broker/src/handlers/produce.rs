@@ -26,6 +26,9 @@ use crate::topic_name::is_internal_topic;
 /// Most bytes a batch may decompress to when its records must be read (compacted topics).
 const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
+/// Replicas in sync for every partition: a single node holds the one replica.
+const IN_SYNC_REPLICAS: i64 = 1;
+
 /// Oldest Produce version we accept; older ones are advertised but refused, as Kafka 4 does.
 const MIN_ACCEPTED_VERSION: i16 = 3;
 
@@ -51,6 +54,13 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
                     // Only the coordinators write internal topics.
                     (None, Some(_)) if is_internal_topic(&topic_data.name) => {
                         Err(ErrorCode::InvalidTopicException)
+                    }
+                    // acks=all needs min.insync.replicas copies; this node holds the only one.
+                    (None, Some(topic))
+                        if request.acks == -1
+                            && topic.config().long("min.insync.replicas") > IN_SYNC_REPLICAS =>
+                    {
+                        Err(ErrorCode::NotEnoughReplicas)
                     }
                     (None, Some(topic)) => match topic.partition(data.index) {
                         None => Err(ErrorCode::UnknownTopicOrPartition),
