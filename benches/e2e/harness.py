@@ -31,12 +31,19 @@ BROKER_CORE = 0
 LOAD_CORE = 1
 
 
-def busy_jiffies():
-    """Non-idle CPU time of the whole machine, seconds (user, nice, system, irq, softirq, steal)."""
+def cpu_times():
+    """Machine CPU seconds: (process time: user + nice + system, interrupt time: irq + softirq,
+    steal). Interrupt time is not charged to any process; loopback TCP work mostly lands there."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system) / tick, (irq + softirq) / tick, steal / tick
+
+
+def busy_jiffies():
+    """Non-idle CPU time of the whole machine, seconds."""
+    return sum(cpu_times())
 
 
 def busy_cores(seconds=2.0):
@@ -106,10 +113,10 @@ class Runner:
             if w.backlog:
                 broker = self.fill_and_restart(broker, tag, record)
             args = self.load_args(w, record)
-            cpu0, busy0, fsync0 = broker.cpu_seconds(), busy_jiffies(), self.fsyncs(broker)
+            cpu0, times0, fsync0 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
             code, stdout, client_cpu = self.fjordctl(
                 broker.bootstrap, args, os.path.join(self.opts.log_dir, f"{tag}.out"))
-            cpu1, busy1, fsync1 = broker.cpu_seconds(), busy_jiffies(), self.fsyncs(broker)
+            cpu1, times1, fsync1 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
             record["peak_rss_mib"] = broker.peak_rss_mib()
             if code != 0:
                 raise RuntimeError(f"fjordctl exited {code}, see {self.opts.log_dir}/{tag}.out.err")
@@ -126,10 +133,13 @@ class Runner:
                 "client_cpu_s": client_cpu,
                 "server_cpu_s_per_gib": server_cpu / (result["bytes"] / GIB)
                 if result["bytes"] else None,
-                # CPU burnt by neither broker nor load generator: other tenants, our own
-                # bookkeeping. Near zero for a clean run.
-                "other_cpu_cores": max(0.0, (busy1 - busy0) - server_cpu - client_cpu)
+                # Process CPU burnt by neither broker nor load generator: other tenants, our
+                # own bookkeeping. Near zero for a clean run.
+                "other_cpu_cores": max(0.0, (times1[0] - times0[0]) - server_cpu - client_cpu)
                 / max(result["elapsed_s"], 1e-9),
+                # Interrupt time (mostly the loopback TCP stack), charged to no process.
+                "irq_cpu_s": times1[1] - times0[1],
+                "steal_cpu_s": times1[2] - times0[2],
             })
             if fsync0 is not None:
                 record["fsyncs"] = fsync1 - fsync0
@@ -201,6 +211,7 @@ SUMMARY_FIELDS = {
     "peak_rss_mib": ("peak_rss_mib",),
     "client_cpu_s": ("client_cpu_s",),
     "other_cpu_cores": ("other_cpu_cores",),
+    "irq_cpu_s": ("irq_cpu_s",),
     "fsyncs": ("fsyncs",),
     "rate": ("rate",),
 }

@@ -123,7 +123,6 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
             interval_ms: Some(config.long("flush.ms")).filter(|&ms| ms < i64::MAX),
             ..FlushPolicy::default()
         },
-        ..LogConfig::default()
     }
 }
 
