@@ -25,7 +25,49 @@ pub struct Broker {
     pub fetch_sessions: crate::fetch_session::FetchSessionCache,
 }
 
+/// Why the broker's state could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory is unusable (locked, another cluster's, unreadable).
+    #[error(transparent)]
+    DataDir(#[from] crate::data_dir::DataDirError),
+    /// A topic or its logs could not be loaded.
+    #[error("loading topics: {0}")]
+    Topics(#[source] TopicError),
+    /// The group coordinator could not load its state.
+    #[error("starting the group coordinator: {0}")]
+    Groups(#[source] crate::group::boot::BootError),
+    /// The transaction coordinator could not load its state.
+    #[error("starting the transaction coordinator: {0}")]
+    Transactions(#[source] crate::txn::TxnBootError),
+}
+
 impl Broker {
+    /// Opens the data directory, loads every log and starts the coordinators: everything but
+    /// the listener. Must run inside a tokio runtime (the coordinators spawn tasks).
+    pub fn open(config: Config, advertised: (String, u16)) -> Result<Self, OpenError> {
+        let data_dir = DataDir::open(
+            &config.data_dir,
+            config.node_id,
+            config.cluster_id.as_deref(),
+        )?;
+        let topics = Arc::new(Topics::load(&data_dir.path).map_err(OpenError::Topics)?);
+        let groups =
+            crate::group::boot::start(&topics, config.groups.clone(), crate::clock::now_ms())
+                .map_err(OpenError::Groups)?;
+        let transactions = crate::txn::TransactionCoordinator::start(&data_dir.path, &topics)
+            .map_err(OpenError::Transactions)?;
+        Ok(Self {
+            config,
+            data_dir,
+            advertised,
+            topics,
+            groups,
+            transactions,
+            fetch_sessions: crate::fetch_session::FetchSessionCache::default(),
+        })
+    }
+
     /// This broker's node id.
     pub fn node_id(&self) -> i32 {
         self.config.node_id

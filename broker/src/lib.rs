@@ -4,7 +4,10 @@
 //! and decodes the header; [`dispatch`] checks the API and version against the one table of
 //! supported APIs and routes the decoded body to its module in [`handlers`]; the handler works
 //! on the shared [`broker::Broker`] state: the [`topics`] registry, whose [`partition`]s own
-//! their `fjord_storage` logs. Errors become Kafka error codes in [`error`] only.
+//! their `fjord_storage` logs. Errors become Kafka error codes in [`error`] only. Around that:
+//! [`group`] and [`txn`] coordinate consumer groups and transactions, [`maintenance`] runs
+//! retention and compaction, [`metrics`] serves Prometheus, [`limits`] bounds what a client
+//! may ask for.
 
 pub mod broker;
 pub mod clock;

@@ -7,11 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use fjord_broker::broker::Broker;
 use fjord_broker::config::Config;
-use fjord_broker::data_dir::DataDir;
 use fjord_broker::maintenance;
 use fjord_broker::metrics;
 use fjord_broker::server::Server;
-use fjord_broker::topics::Topics;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -43,12 +41,8 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let data_dir = DataDir::open(
-        &config.data_dir,
-        config.node_id,
-        config.cluster_id.as_deref(),
-    )?;
-    let topics = Arc::new(Topics::load(&data_dir.path).context("loading topics")?);
+    // Bound before the logs load so a taken port fails fast; nothing is accepted until the
+    // server runs.
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -57,23 +51,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .advertise
         .clone()
         .unwrap_or_else(|| (bound.ip().to_string(), bound.port()));
-    let groups = fjord_broker::group::boot::start(
-        &topics,
-        config.groups.clone(),
-        fjord_broker::clock::now_ms(),
-    )
-    .context("starting the group coordinator")?;
-    let transactions = fjord_broker::txn::TransactionCoordinator::start(&data_dir.path, &topics)
-        .context("starting the transaction coordinator")?;
-    let broker = Arc::new(Broker {
-        config,
-        data_dir,
-        advertised,
-        topics,
-        groups,
-        transactions,
-        fetch_sessions: fjord_broker::fetch_session::FetchSessionCache::default(),
-    });
+    let broker = Arc::new(Broker::open(config, advertised)?);
     let server = Server::new(listener, broker.clone());
     let (stop, stopped) = watch::channel(false);
     let metrics = match broker.config.metrics {

@@ -15,10 +15,7 @@ use bytes::{Bytes, BytesMut};
 use fjord_broker::broker::Broker;
 use fjord_broker::config::Config;
 use fjord_broker::connection::Connection;
-use fjord_broker::data_dir::DataDir;
-use fjord_broker::fetch_session::FetchSessionCache;
 use fjord_broker::limits;
-use fjord_broker::topics::Topics;
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use fjord_protocol::messages::{
@@ -38,25 +35,7 @@ const CASES: u32 = 1024;
 fn broker(dir: &std::path::Path) -> Arc<Broker> {
     let mut config = Config::for_tests(dir);
     config.limits.max_partitions_per_request = 64;
-    let data_dir = DataDir::open(&config.data_dir, config.node_id, None).unwrap();
-    let topics = Arc::new(Topics::load(&data_dir.path).unwrap());
-    let groups = fjord_broker::group::boot::start(
-        &topics,
-        config.groups.clone(),
-        fjord_broker::clock::now_ms(),
-    )
-    .unwrap();
-    let transactions =
-        fjord_broker::txn::TransactionCoordinator::start(&data_dir.path, &topics).unwrap();
-    Arc::new(Broker {
-        config,
-        data_dir,
-        advertised: ("127.0.0.1".into(), 9092),
-        topics,
-        groups,
-        transactions,
-        fetch_sessions: FetchSessionCache::default(),
-    })
+    Arc::new(Broker::open(config, ("127.0.0.1".into(), 9092)).unwrap())
 }
 
 /// A complete request frame.

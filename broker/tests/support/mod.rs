@@ -10,10 +10,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use fjord_broker::broker::Broker;
 use fjord_broker::config::Config;
-use fjord_broker::data_dir::DataDir;
 use fjord_broker::dispatch::{self, DispatchError, Outcome, RequestContext};
-use fjord_broker::fetch_session::FetchSessionCache;
-use fjord_broker::topics::Topics;
 use fjord_protocol::messages::{ApiKey, RequestBody, ResponseBody};
 use tempfile::TempDir;
 
@@ -28,25 +25,7 @@ pub struct TestBroker {
 pub fn start() -> TestBroker {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_tests(dir.path());
-    let data_dir = DataDir::open(&config.data_dir, config.node_id, None).unwrap();
-    let topics = Arc::new(Topics::load(&data_dir.path).unwrap());
-    let groups = fjord_broker::group::boot::start(
-        &topics,
-        config.groups.clone(),
-        fjord_broker::clock::now_ms(),
-    )
-    .unwrap();
-    let transactions =
-        fjord_broker::txn::TransactionCoordinator::start(&data_dir.path, &topics).unwrap();
-    let broker = Arc::new(Broker {
-        config,
-        data_dir,
-        advertised: ("127.0.0.1".into(), 9092),
-        topics,
-        groups,
-        transactions,
-        fetch_sessions: FetchSessionCache::default(),
-    });
+    let broker = Arc::new(Broker::open(config, ("127.0.0.1".into(), 9092)).unwrap());
     TestBroker { broker, _dir: dir }
 }
 
