@@ -5,6 +5,9 @@ Brokers here start with no initial rebalance delay (Kafka's default of 3 s would
 tests) and a short minimum session timeout, so crash hand-over is quick.
 """
 
+import subprocess
+import sys
+import threading
 import time
 
 import confluent_kafka
@@ -248,3 +251,45 @@ def test_kafka_python_group_consumer_commits_and_resumes(gbroker):
             break
     second.close()
     assert rest == [b"k3", b"k4", b"k5"], ctx(KP, scenario)
+
+
+CRASHING_MEMBER = """
+import sys
+from confluent_kafka import Consumer
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "g-crash",
+              "session.timeout.ms": 2000, "heartbeat.interval.ms": 200,
+              "auto.offset.reset": "earliest"})
+def assigned(consumer, partitions):
+    if partitions:
+        print("assigned", ",".join(str(p.partition) for p in partitions), flush=True)
+c.subscribe(["crash"], on_assign=assigned)
+while True:
+    c.poll(0.1)
+"""
+
+
+def test_crashed_member_hands_over_at_session_timeout(gbroker):
+    scenario = "a member killed with SIGKILL (no LeaveGroup) loses its partitions at session timeout"
+    create_topic(gbroker, "crash", 4)
+    survivor = Member(gbroker, "g-crash", "crash", **{"session.timeout.ms": 2000})
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_MEMBER, gbroker.bootstrap],
+                             stdout=subprocess.PIPE, text=True)
+    said = []
+    # Read the child's lines on a thread: the survivor must keep polling meanwhile, or the
+    # rebalance that lets the child in cannot complete.
+    threading.Thread(target=lambda: said.extend(child.stdout), daemon=True).start()
+    try:
+        # Both members hold partitions: the child says so, the survivor's callback records it.
+        settle(
+            [survivor],
+            lambda: any(line.startswith("assigned") for line in said) and 0 < len(survivor.assigned) < 4,
+            ctx(CLIENT, scenario),
+        )
+        child.kill()
+        child.wait()
+        settle([survivor], lambda: survivor.assigned == {0, 1, 2, 3}, ctx(CLIENT, scenario))
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        survivor.consumer.close()
