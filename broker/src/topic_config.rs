@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+use fjord_protocol::records::Compression;
+
 /// The type of a setting, as DescribeConfigs v3+ reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigType {
@@ -416,6 +418,19 @@ impl TopicConfig {
             .is_some_and(|(v, _)| v.split(',').any(|p| p.trim() == "delete"))
     }
 
+    /// The codec `compression.type` asks batches to be stored with; `None` for `producer`,
+    /// which keeps whatever the producer sent.
+    pub fn compression(&self) -> Option<Compression> {
+        match self.get("compression.type").map(|(v, _)| v) {
+            Some("uncompressed") => Some(Compression::None),
+            Some("gzip") => Some(Compression::Gzip),
+            Some("snappy") => Some(Compression::Snappy),
+            Some("lz4") => Some(Compression::Lz4),
+            Some("zstd") => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
     /// A numeric setting by name, for translation into storage settings.
     pub fn long(&self, name: &str) -> i64 {
         self.number(name)
@@ -441,6 +456,9 @@ mod tests {
         assert_eq!(config.get("cleanup.policy"), Some(("delete", false)));
         assert_eq!(config.max_message_bytes(), 1_048_588);
         assert!(!config.log_append_time());
+        assert_eq!(config.compression(), None);
+        let gzip = TopicConfig::from_overrides([("compression.type", "gzip")]).unwrap();
+        assert_eq!(gzip.compression(), Some(Compression::Gzip));
     }
 
     #[test]

@@ -310,3 +310,24 @@ def test_min_insync_replicas_above_one_refuses_acks_all(broker):
     relaxed.produce("isr", value=b"one copy is enough", on_delivery=report)
     relaxed.flush(T)
     assert results[1] is None, ctx(f"{scenario}: {results[1]}")
+
+
+def test_topic_compression_type_recompresses_stored_batches(broker):
+    scenario = "compression.type=gzip stores uncompressed producer batches gzipped; consumers read them back"
+    create_topic(broker, "packed", 1, {"compression.type": "gzip"})
+    create_topic(broker, "as-sent", 1)
+    values = [b"the same words again and again " * 20 for _ in range(200)]
+    p = producer(broker, compression_type="none", linger_ms=20)
+    for topic in ("packed", "as-sent"):
+        for v in values:
+            p.produce(topic, value=v)
+    assert p.flush(T) == 0, ctx(scenario)
+    got = consume(consumer(broker), [TopicPartition("packed", 0, 0)], len(values), scenario)
+    assert [m.value() for m in got] == values, ctx(scenario)
+
+    def log_bytes(topic):
+        return sum(f.stat().st_size for f in (broker.data_dir / f"{topic}-0").glob("*.log"))
+
+    assert log_bytes("packed") * 5 < log_bytes("as-sent"), ctx(
+        f"{scenario}: {log_bytes('packed')} bytes gzipped vs {log_bytes('as-sent')} as sent"
+    )

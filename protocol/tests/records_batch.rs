@@ -332,3 +332,57 @@ fn log_append_time_batches_report_the_append_time() {
     let timestamps: Vec<i64> = batch.iter_absolute().map(|(_, t, _)| t).collect();
     assert_eq!(timestamps, vec![99, 99]);
 }
+
+#[test]
+fn recompress_changes_only_the_codec() {
+    use fjord_protocol::records::{Compression, RecordBatch, RecordBatchBuilder};
+    let mut builder = RecordBatchBuilder::new()
+        .producer(7, 2, 40)
+        .transactional(true)
+        .compression(Compression::None);
+    for i in 0..20 {
+        builder.push(
+            1_700_000_000_000 + i,
+            Some(Bytes::from(format!("k{i}"))),
+            Some(Bytes::from(vec![b'v'; 200])),
+            vec![],
+        );
+    }
+    let plain = builder.build().unwrap();
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let packed = RecordBatch::recompress(&plain, codec, 1 << 20).unwrap();
+        let before = RecordBatch::decode(&plain, 1 << 20).unwrap();
+        let after = RecordBatch::decode(&packed, 1 << 20).unwrap();
+        assert_eq!(after.compression().unwrap(), codec);
+        assert_eq!(after.records, before.records);
+        let (b, a) = (before.header, after.header);
+        assert_eq!(
+            (
+                a.last_offset_delta,
+                a.base_timestamp,
+                a.max_timestamp,
+                a.record_count
+            ),
+            (
+                b.last_offset_delta,
+                b.base_timestamp,
+                b.max_timestamp,
+                b.record_count
+            )
+        );
+        assert_eq!(
+            (a.producer_id, a.producer_epoch, a.base_sequence),
+            (7, 2, 40)
+        );
+        assert!(a.is_transactional());
+        assert!(
+            packed.len() < plain.len(),
+            "{codec:?} should shrink repetitive values"
+        );
+    }
+}

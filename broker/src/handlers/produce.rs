@@ -11,7 +11,7 @@ use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
 use fjord_protocol::records::validate::{
     check_record_contents, validate_batches, BatchSummary, ContentRules, ValidationLimits,
 };
-use fjord_protocol::records::Compression;
+use fjord_protocol::records::{Compression, RecordBatch};
 use fjord_storage::AppendOptions;
 use tracing::warn;
 
@@ -134,9 +134,18 @@ fn append(
     let now = now_ms();
     let summary = validate(records, config, now)?;
     let log_append_time = config.log_append_time().then_some(now);
+    // A topic that names a codec stores every batch with it; `producer` (the default) keeps
+    // the client's bytes as they came.
+    let stored = match config.compression() {
+        Some(codec) if codec != summary.compression => {
+            RecordBatch::recompress(records, codec, MAX_DECOMPRESSED_BYTES)
+                .map_err(|e| e.error_code())?
+        }
+        _ => records.clone(),
+    };
     // The request frame is shared with the other partitions' slices, so the batch is copied
     // once here to be re-stamped in place.
-    let mut batch = BytesMut::from(&records[..]);
+    let mut batch = BytesMut::from(&stored[..]);
     let options = AppendOptions {
         leader_epoch: LEADER_EPOCH,
         log_append_time,

@@ -38,6 +38,30 @@ impl RecordBatch {
         Ok(Self { header, records })
     }
 
+    /// Re-encodes one batch with another compression codec, keeping everything else: offsets,
+    /// timestamps, producer id, epoch and sequence, the transactional flag. This is what a topic
+    /// whose `compression.type` names a codec does to batches that arrive in another.
+    pub fn recompress(
+        batch: &Bytes,
+        codec: Compression,
+        max_decompressed: usize,
+    ) -> Result<Bytes, RecordError> {
+        let decoded = Self::decode(batch, max_decompressed)?;
+        let h = decoded.header;
+        let mut builder = RecordBatchBuilder::new()
+            .base_offset(h.base_offset)
+            .partition_leader_epoch(h.partition_leader_epoch)
+            .compression(codec)
+            .producer(h.producer_id, h.producer_epoch, h.base_sequence)
+            .transactional(h.is_transactional())
+            .control(h.is_control())
+            .base_timestamp(h.base_timestamp);
+        for record in decoded.records {
+            builder.push_record(record);
+        }
+        builder.build()
+    }
+
     /// Decodes every batch in a concatenation of batches.
     pub fn decode_all(bytes: &Bytes, max_decompressed: usize) -> Result<Vec<Self>, RecordError> {
         Batches::new(bytes)
