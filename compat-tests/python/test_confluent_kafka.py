@@ -331,3 +331,16 @@ def test_topic_compression_type_recompresses_stored_batches(broker):
     assert log_bytes("packed") * 5 < log_bytes("as-sent"), ctx(
         f"{scenario}: {log_bytes('packed')} bytes gzipped vs {log_bytes('as-sent')} as sent"
     )
+
+
+def test_log_append_time_replaces_the_producers_timestamp(broker):
+    scenario = "message.timestamp.type=LogAppendTime: consumers see the broker's append time"
+    create_topic(broker, "stamped", 1, {"message.timestamp.type": "LogAppendTime"})
+    old = 1_600_000_000_000
+    before = int(time.time() * 1000)
+    produce_ok(producer(broker), "stamped", [{"value": b"late", "timestamp": old}], scenario)
+    after = int(time.time() * 1000)
+    (msg,) = consume(consumer(broker), [TopicPartition("stamped", 0, 0)], 1, scenario)
+    kind, ts = msg.timestamp()
+    assert kind == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME, ctx(f"{scenario}: type {kind}")
+    assert before <= ts <= after, ctx(f"{scenario}: {ts} not within [{before}, {after}]")
