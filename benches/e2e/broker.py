@@ -33,6 +33,19 @@ def cpu_seconds(pid):
     return (utime + stime) / CLOCK_TICKS
 
 
+def run_queue_wait_s(pid):
+    """Seconds the process's live threads spent runnable but waiting for a CPU
+    (/proc/<pid>/task/*/schedstat, second field): CPU contention felt by the broker."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended, or schedstats are off
+    return total / 1e9
+
+
 def peak_rss_mib(pid):
     """VmHWM (peak resident set) of a process, MiB."""
     with open(f"/proc/{pid}/status") as f:
@@ -91,6 +104,9 @@ class Broker:
 
     def cpu_seconds(self):
         return cpu_seconds(self.proc.pid)
+
+    def run_queue_wait_s(self):
+        return run_queue_wait_s(self.proc.pid)
 
     def peak_rss_mib(self):
         return peak_rss_mib(self.proc.pid)

@@ -114,9 +114,11 @@ class Runner:
                 broker = self.fill_and_restart(broker, tag, record)
             args = self.load_args(w, record)
             cpu0, times0, fsync0 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
+            wait0 = broker.run_queue_wait_s()
             code, stdout, client_cpu = self.fjordctl(
                 broker.bootstrap, args, os.path.join(self.opts.log_dir, f"{tag}.out"))
             cpu1, times1, fsync1 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
+            record["broker_run_queue_wait_s"] = broker.run_queue_wait_s() - wait0
             record["peak_rss_mib"] = broker.peak_rss_mib()
             if code != 0:
                 raise RuntimeError(f"fjordctl exited {code}, see {self.opts.log_dir}/{tag}.out.err")
@@ -212,6 +214,7 @@ SUMMARY_FIELDS = {
     "client_cpu_s": ("client_cpu_s",),
     "other_cpu_cores": ("other_cpu_cores",),
     "irq_cpu_s": ("irq_cpu_s",),
+    "broker_run_queue_wait_s": ("broker_run_queue_wait_s",),
     "fsyncs": ("fsyncs",),
     "rate": ("rate",),
 }

@@ -8,6 +8,11 @@ import json
 import sys
 
 
+# A run during which other processes used more than this many cores (or that started on a
+# machine this busy) is marked noisy: its numbers say more about the neighbours than the broker.
+NOISY_CORES = 0.25
+
+
 def _f(v, digits=1):
     if v is None:
         return "—"
@@ -36,27 +41,29 @@ def limits_table(limits):
 def workload_table(name, runs, summary, limits):
     out = [
         "| run | MB/s | msg/s | p50 ms | p99 ms | p99.9 ms | broker CPU s/GiB | peak RSS MiB "
-        "| other CPU (cores) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| other CPU (cores) | broker run-queue wait s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         if "error" in r:
-            out.append(f"| {r['broker']} #{r['round']} | failed: {r['error']} |||||||||")
+            out.append(f"| {r['broker']} #{r['round']} | failed: {r['error']} ||||||||||")
             continue
         res = r["result"]
         lat = res.get("latency") or {}
+        noisy = (r.get("other_cpu_cores") or 0) > NOISY_CORES or (
+            r.get("busy_cores_before") or 0) > NOISY_CORES
         out.append(
-            f"| {r['broker']} #{r['round']} | {_f(res['mb_per_s'])} | {_f(res['messages_per_s'], 0)} "
+            f"| {r['broker']} #{r['round']}{' (noisy)' if noisy else ''} | {_f(res['mb_per_s'])} | {_f(res['messages_per_s'], 0)} "
             f"| {_f(lat.get('p50_ms'), 2)} | {_f(lat.get('p99_ms'), 2)} | {_f(lat.get('p999_ms'), 2)} "
             f"| {_f(r.get('server_cpu_s_per_gib'), 2)} | {_f(r.get('peak_rss_mib'), 0)} "
-            f"| {_f(r.get('other_cpu_cores'), 2)} |"
+            f"| {_f(r.get('other_cpu_cores'), 2)} | {_f(r.get('broker_run_queue_wait_s'), 2)} |"
         )
     for s in summary:
         out.append(
             f"| **{s['broker']} median** | **{_f(s['mb_per_s'])}** | **{_f(s['messages_per_s'], 0)}** "
             f"| {_f(s['p50_ms'], 2)} | {_f(s['p99_ms'], 2)} | {_f(s['p999_ms'], 2)} "
             f"| {_f(s['server_cpu_s_per_gib'], 2)} | {_f(s['peak_rss_mib'], 0)} "
-            f"| {_f(s['other_cpu_cores'], 2)} |"
+            f"| {_f(s['other_cpu_cores'], 2)} | {_f(s.get('broker_run_queue_wait_s'), 2)} |"
         )
     notes = []
     for s in summary:

@@ -43,7 +43,7 @@ def all_workloads():
              "--connections", "6", "--max-in-flight", "5"],
             partitions=6,
         ),
-        Workload("W2", "throughput: 1 KiB, 16 partitions, acks=all, 1 MiB batches, max rate",
+        Workload("W2", "throughput: 1 KiB, 16 partitions, acks=all, ~1 MiB batches, max rate",
                  W2_ARGS),
     ]
     for pct in (10, 50, 90):

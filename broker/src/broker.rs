@@ -51,7 +51,9 @@ impl Broker {
             config.node_id,
             config.cluster_id.as_deref(),
         )?;
-        let topics = Arc::new(Topics::load(&data_dir.path).map_err(OpenError::Topics)?);
+        let topics = Arc::new(
+            Topics::open(&data_dir.path, config.fsync_before_ack).map_err(OpenError::Topics)?,
+        );
         let groups =
             crate::group::boot::start(&topics, config.groups.clone(), crate::clock::now_ms())
                 .map_err(OpenError::Groups)?;

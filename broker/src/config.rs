@@ -101,6 +101,10 @@ struct Cli {
     /// (`log.retention.check.interval.ms`).
     #[arg(long, env = "FJORD_LOG_RETENTION_CHECK_INTERVAL_MS")]
     log_retention_check_interval_ms: Option<u64>,
+    /// Fsync every append before acknowledging it (concurrent appends share one fsync), so
+    /// acknowledged data also survives a machine crash, not only a killed process.
+    #[arg(long, env = "FJORD_FSYNC_BEFORE_ACK")]
+    fsync_before_ack: Option<bool>,
     /// Log filter, like `info` or `fjord_broker=debug`.
     #[arg(long, env = "FJORD_LOG_LEVEL")]
     log_level: Option<String>,
@@ -136,6 +140,7 @@ struct FileConfig {
     group_min_session_timeout_ms: Option<i32>,
     offsets_retention_minutes: Option<i64>,
     log_retention_check_interval_ms: Option<u64>,
+    fsync_before_ack: Option<bool>,
     log_level: Option<String>,
     log_json: Option<bool>,
     slow_request_ms: Option<u64>,
@@ -168,6 +173,8 @@ pub struct Config {
     pub groups: GroupConfig,
     /// Milliseconds between log maintenance rounds.
     pub log_retention_check_interval_ms: u64,
+    /// Whether appends are fsynced before they are acknowledged.
+    pub fsync_before_ack: bool,
     /// Log filter.
     pub log_level: String,
     /// JSON log lines.
@@ -208,6 +215,7 @@ impl Config {
             limits: crate::limits::Limits::default(),
             groups: GroupConfig::default(),
             log_retention_check_interval_ms: Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS,
+            fsync_before_ack: false,
             log_level: "info".into(),
             log_json: false,
             slow_request_ms: Self::DEFAULT_SLOW_REQUEST_MS,
@@ -290,6 +298,10 @@ impl Config {
                 .or(file.log_retention_check_interval_ms)
                 .unwrap_or(Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS)
                 .max(1),
+            fsync_before_ack: cli
+                .fsync_before_ack
+                .or(file.fsync_before_ack)
+                .unwrap_or(false),
             log_level: cli
                 .log_level
                 .or(file.log_level)

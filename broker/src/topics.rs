@@ -126,6 +126,12 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
     }
 }
 
+/// Applies the broker-wide fsync-before-ack setting to a topic's log settings.
+fn with_durability(mut config: LogConfig, sync_before_ack: bool) -> LogConfig {
+    config.flush.sync_before_ack = sync_before_ack;
+    config
+}
+
 #[derive(Debug, Default)]
 struct Index {
     by_name: HashMap<String, Arc<Topic>>,
@@ -148,6 +154,8 @@ pub struct Topics {
     data_dir: PathBuf,
     store: TopicStore,
     index: RwLock<Index>,
+    /// `--fsync-before-ack`: every log fsyncs before an append is acknowledged.
+    sync_before_ack: bool,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
@@ -155,12 +163,19 @@ fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
 }
 
 impl Topics {
-    /// Loads every stored topic and opens (recovering) its partition logs.
+    /// Loads every stored topic and opens (recovering) its partition logs, with Kafka's
+    /// default durability (written to the OS before acknowledging).
     pub fn load(data_dir: &Path) -> Result<Self, TopicError> {
+        Self::open(data_dir, false)
+    }
+
+    /// Like [`Topics::load`]; with `sync_before_ack`, every append is fsynced (concurrent
+    /// appends share one fsync) before it is acknowledged.
+    pub fn open(data_dir: &Path, sync_before_ack: bool) -> Result<Self, TopicError> {
         let store = TopicStore::open(data_dir)?;
         let mut index = Index::default();
         for record in store.load_all()? {
-            let config = log_config(&record.config);
+            let config = with_durability(log_config(&record.config), sync_before_ack);
             let partitions = (0..record.partitions)
                 .map(|p| open_partition(data_dir, &record.name, p, config.clone()))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -176,6 +191,7 @@ impl Topics {
             data_dir: data_dir.to_path_buf(),
             store,
             index: RwLock::new(index),
+            sync_before_ack,
         })
     }
 
@@ -247,7 +263,7 @@ impl Topics {
                 }
             });
         }
-        let log_config = log_config(&config);
+        let log_config = with_durability(log_config(&config), self.sync_before_ack);
         let opened = (0..partitions)
             .map(|p| open_partition(&self.data_dir, name, p, log_config.clone()))
             .collect::<Result<Vec<_>, _>>()?;
@@ -268,7 +284,7 @@ impl Topics {
         let topic = self
             .get(name)
             .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
-        let log_config = log_config(&config);
+        let log_config = with_durability(log_config(&config), self.sync_before_ack);
         let mut record = topic.record();
         record.config = config.clone();
         self.store.save(&record)?;
@@ -296,7 +312,7 @@ impl Topics {
         if count <= have {
             return Err(TopicError::InvalidPartitions(count));
         }
-        let log_config = log_config(&topic.config());
+        let log_config = with_durability(log_config(&topic.config()), self.sync_before_ack);
         let added = (have..count)
             .map(|p| open_partition(&self.data_dir, name, p, log_config.clone()))
             .collect::<Result<Vec<_>, _>>()?;
@@ -381,6 +397,32 @@ mod tests {
         let flush = log_config(&config).flush;
         assert_eq!(flush.messages, Some(1));
         assert_eq!(flush.interval_ms, Some(250));
+    }
+
+    #[test]
+    fn fsync_before_ack_reaches_every_log() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let topics = Topics::open(dir.path(), true).unwrap();
+            let created = topics.create("durable", 2, TopicConfig::default()).unwrap();
+            assert!(created
+                .partitions()
+                .iter()
+                .all(|p| p.log.config().flush.sync_before_ack));
+        }
+        let reloaded = Topics::open(dir.path(), true).unwrap();
+        let topic = reloaded.get("durable").unwrap();
+        assert!(topic
+            .partitions()
+            .iter()
+            .all(|p| p.log.config().flush.sync_before_ack));
+        drop((topic, reloaded));
+        let default = Topics::load(dir.path()).unwrap();
+        let topic = default.get("durable").unwrap();
+        assert!(topic
+            .partitions()
+            .iter()
+            .all(|p| !p.log.config().flush.sync_before_ack));
     }
 
     #[test]

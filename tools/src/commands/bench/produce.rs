@@ -285,7 +285,11 @@ async fn write_requests(
         if !more(scheduled, first) {
             break;
         }
-        tokio::time::sleep_until(first).await;
+        // Only a rate-limited run waits: tokio rounds even a past deadline up to its next
+        // 1 ms tick, which would pace an unlimited run at one batch per millisecond.
+        if first > Instant::now() {
+            tokio::time::sleep_until(first).await;
+        }
         let mut times = vec![first];
         scheduled += 1;
         let close_at = first + plan.linger;
