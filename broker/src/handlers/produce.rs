@@ -22,6 +22,7 @@ use crate::error::produce_append_error_code;
 use crate::partition::{Partition, LEADER_EPOCH};
 use crate::topic_config::TopicConfig;
 use crate::topic_name::is_internal_topic;
+use crate::topics::Topic;
 
 /// Most bytes a batch may decompress to when its records must be read (compacted topics).
 const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
@@ -43,32 +44,24 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
     };
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
-        let topic = broker.topics.get(&topic_data.name);
+        // Everything that refuses a whole topic is settled once, before its partitions.
+        let target = match refuse {
+            Some(code) => Err(code),
+            None => writable_topic(broker, &topic_data.name, request.acks),
+        };
         let partition_responses = topic_data
             .partition_data
             .into_iter()
             .map(|data| {
-                let result = match (refuse, &topic) {
-                    (Some(code), _) => Err(code),
-                    (None, None) => Err(ErrorCode::UnknownTopicOrPartition),
-                    // Only the coordinators write internal topics.
-                    (None, Some(_)) if is_internal_topic(&topic_data.name) => {
-                        Err(ErrorCode::InvalidTopicException)
-                    }
-                    // acks=all needs min.insync.replicas copies; this node holds the only one.
-                    (None, Some(topic))
-                        if request.acks == -1
-                            && topic.config().long("min.insync.replicas") > IN_SYNC_REPLICAS =>
-                    {
-                        Err(ErrorCode::NotEnoughReplicas)
-                    }
-                    (None, Some(topic)) => match topic.partition(data.index) {
-                        None => Err(ErrorCode::UnknownTopicOrPartition),
-                        Some(partition) => {
-                            append(&partition, &topic.config(), data.records.as_ref())
-                        }
-                    },
-                };
+                let result = target
+                    .as_ref()
+                    .map_err(|code| *code)
+                    .and_then(|(topic, config)| {
+                        let partition = topic
+                            .partition(data.index)
+                            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+                        append(&partition, config, data.records.as_ref())
+                    });
                 match &result {
                     Ok(_) => {
                         crate::metrics::produce_accepted(&topic_data.name, data.records.as_ref());
@@ -116,6 +109,29 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
         ..Default::default()
     }
     .into()
+}
+
+/// The topic a produce may write to, with its settings as of this request, or why none of its
+/// partitions may be written.
+fn writable_topic(
+    broker: &Broker,
+    name: &str,
+    acks: i16,
+) -> Result<(Arc<Topic>, Arc<TopicConfig>), ErrorCode> {
+    let topic = broker
+        .topics
+        .get(name)
+        .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+    // Only the coordinators write internal topics.
+    if is_internal_topic(name) {
+        return Err(ErrorCode::InvalidTopicException);
+    }
+    let config = topic.config();
+    // acks=all needs min.insync.replicas copies; this node holds the only one.
+    if acks == -1 && config.long("min.insync.replicas") > IN_SYNC_REPLICAS {
+        return Err(ErrorCode::NotEnoughReplicas);
+    }
+    Ok((topic, config))
 }
 
 /// What an append reports back to the producer.
