@@ -238,9 +238,9 @@ pub async fn route(
             handlers::add_offsets_to_txn::handle(broker, ctx, r).into()
         }
         RequestBody::EndTxn(r) => handlers::end_txn::handle(broker, ctx, r).await.into(),
-        RequestBody::TxnOffsetCommit(r) => {
-            handlers::txn_offset_commit::handle(broker, ctx, r).into()
-        }
+        RequestBody::TxnOffsetCommit(r) => handlers::txn_offset_commit::handle(broker, ctx, r)
+            .await
+            .into(),
         RequestBody::WriteTxnMarkers(r) => {
             handlers::write_txn_markers::handle(broker, ctx, r).into()
         }

@@ -38,6 +38,9 @@ pub enum Event {
     /// Offsets of a committed transaction: checked against the member when TxnOffsetCommit
     /// added them, so written now whatever the group's generation has become.
     CommitTransactional(RequestId, String, Vec<OffsetToCommit>),
+    /// A TxnOffsetCommit's member and generation, checked when the offsets join the
+    /// transaction (KIP-447); the offsets themselves are not looked at.
+    CheckTxnMember(RequestId, OffsetCommit),
     /// An OffsetFetch for one group.
     Fetch(RequestId, OffsetFetch),
     /// A ListGroups.
@@ -92,6 +95,8 @@ pub enum Reply {
     Sync(SyncResult),
     /// To a Heartbeat.
     Heartbeat(Option<GroupError>),
+    /// To a transactional commit's member check.
+    TxnMember(Option<GroupError>),
     /// To a LeaveGroup.
     Leave(LeaveResult),
     /// To an OffsetCommit: each partition's outcome.
@@ -207,6 +212,10 @@ impl Coordinator {
             Event::Commit(id, request) => self.commit(id, &request, now_ms, &mut out),
             Event::CommitTransactional(id, group_id, offsets) => {
                 self.commit_transactional(id, &group_id, &offsets, now_ms, &mut out);
+            }
+            Event::CheckTxnMember(id, request) => {
+                let error = self.check_txn_member(&request).err();
+                out.push(Effect::Reply(id, Reply::TxnMember(error)));
             }
             Event::Fetch(id, request) => {
                 let reply = self.fetch(&request);

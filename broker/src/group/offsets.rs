@@ -77,6 +77,25 @@ impl Coordinator {
         self.write_offsets(id, &request.group_id, &request.offsets, now_ms, out);
     }
 
+    /// Checks a TxnOffsetCommit's member as Kafka does (KIP-447): a known member of the
+    /// group's current generation, or no member information at all (producers before v3).
+    pub(crate) fn check_txn_member(&self, request: &OffsetCommit) -> Result<(), GroupError> {
+        let names_member = request.generation_id.0 >= 0
+            || !request.member_id.is_empty()
+            || request.group_instance_id.is_some();
+        if !names_member {
+            return Ok(());
+        }
+        let group = self
+            .live_group(&request.group_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        group.validate_member(&request.member_id, request.group_instance_id.as_deref())?;
+        if request.generation_id.0 >= 0 && request.generation_id != group.generation {
+            return Err(GroupError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     /// Writes the offsets of a committed transaction. Kafka checked the member and generation
     /// when TxnOffsetCommit added them; a rebalance since then must not lose them.
     pub(crate) fn commit_transactional(

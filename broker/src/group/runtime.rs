@@ -200,6 +200,17 @@ impl GroupCoordinator {
         }
     }
 
+    /// Checks a TxnOffsetCommit's member and generation against the group (KIP-447).
+    pub async fn check_txn_member(&self, request: OffsetCommit) -> Option<GroupError> {
+        match self
+            .call(Box::new(|id| Event::CheckTxnMember(id, request)))
+            .await
+        {
+            Ok(Reply::TxnMember(r)) => r,
+            _ => Some(GroupError::CoordinatorNotAvailable),
+        }
+    }
+
     /// Writes the offsets of a committed transaction, whatever the group's generation now is.
     pub async fn commit_transactional(
         &self,

@@ -1040,3 +1040,39 @@ fn a_committed_transactions_offsets_survive_the_member_leaving() {
     let fetched = fetch(&mut h, "g", None);
     assert_eq!(fetched.offsets[0].1.as_ref().map(|o| o.offset), Some(7));
 }
+
+#[test]
+fn transactional_commits_check_the_member_when_they_arrive() {
+    let mut h = Harness::new();
+    let a = h.send(|id| Event::Join(id, join("", "1")));
+    h.advance(3_000);
+    let a = h.joined(a);
+    let s = h.sync(&a, true);
+    h.synced(s);
+    let check = |h: &mut Harness, request: OffsetCommit| {
+        let id = h.send(|id| Event::CheckTxnMember(id, request));
+        match h.reply(id) {
+            Some(Reply::TxnMember(error)) => error,
+            other => panic!("unexpected reply {other:?}"),
+        }
+    };
+    let current = OffsetCommit {
+        generation_id: a.generation_id,
+        member_id: a.member_id.clone(),
+        ..commit("g", 0, 7, "")
+    };
+    assert_eq!(check(&mut h, current.clone()), None);
+    let stale = OffsetCommit {
+        generation_id: GenerationId(a.generation_id.0 - 1),
+        ..current.clone()
+    };
+    assert_eq!(check(&mut h, stale), Some(GroupError::IllegalGeneration));
+    let stranger = OffsetCommit {
+        member_id: "nobody".into(),
+        ..current.clone()
+    };
+    assert_eq!(check(&mut h, stranger), Some(GroupError::UnknownMemberId));
+    // Producers before TxnOffsetCommit v3 send no member: nothing to check.
+    assert_eq!(check(&mut h, commit("g", 0, 7, "")), None);
+    assert_eq!(check(&mut h, commit("no-such-group", 0, 7, "")), None);
+}

@@ -10,7 +10,8 @@ use fjord_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 use crate::broker::Broker;
 use crate::clock::now_ms;
 use crate::dispatch::RequestContext;
-use crate::error::{fenced_code, txn_request_error_code};
+use crate::error::{fenced_code, group_error_code, txn_request_error_code};
+use crate::group::types::{GenerationId, OffsetCommit};
 use crate::txn::state::PendingOffset;
 use crate::txn::TxnProducer;
 
@@ -18,7 +19,7 @@ use crate::txn::TxnProducer;
 const PRODUCER_FENCED_FROM: i16 = 3;
 
 /// Answers TxnOffsetCommit (v0-v4).
-pub fn handle(
+pub async fn handle(
     broker: &Broker,
     ctx: &RequestContext,
     request: TxnOffsetCommitRequest,
@@ -44,10 +45,6 @@ pub fn handle(
                 .filter(|p| known(&t.name, p.partition_index))
                 .map(|p| PendingOffset {
                     group_id: request.group_id.clone(),
-                    // Before v3 there is no member information.
-                    generation_id: request.generation_id,
-                    member_id: request.member_id.clone(),
-                    group_instance_id: request.group_instance_id.clone(),
                     partition: (t.name.clone(), p.partition_index),
                     offset: p.committed_offset,
                     leader_epoch: p.committed_leader_epoch,
@@ -55,12 +52,27 @@ pub fn handle(
                 })
         })
         .collect();
-    let code = match broker
-        .transactions
-        .commit_offsets(&producer, offsets, now_ms())
-    {
-        Ok(()) => ErrorCode::None,
-        Err(e) => txn_request_error_code(&e, fenced_code(ctx.api_version, PRODUCER_FENCED_FROM)),
+    // The member is checked now, when the offsets join the transaction (KIP-447): a zombie
+    // consumer of an old generation is refused here, and the commit later writes them as is.
+    // Before v3 the request carries no member, and nothing is checked.
+    let member = OffsetCommit {
+        group_id: request.group_id.clone(),
+        generation_id: GenerationId(request.generation_id),
+        member_id: request.member_id.clone(),
+        group_instance_id: request.group_instance_id.clone(),
+        offsets: Vec::new(),
+    };
+    let code = match broker.groups.check_txn_member(member).await {
+        Some(e) => group_error_code(e),
+        None => match broker
+            .transactions
+            .commit_offsets(&producer, offsets, now_ms())
+        {
+            Ok(()) => ErrorCode::None,
+            Err(e) => {
+                txn_request_error_code(&e, fenced_code(ctx.api_version, PRODUCER_FENCED_FROM))
+            }
+        },
     };
     let topics = request
         .topics

@@ -81,12 +81,6 @@ pub type TopicPartition = (String, i32);
 pub struct PendingOffset {
     /// The consumer group.
     pub group_id: String,
-    /// The committing member's generation (-1 outside group management).
-    pub generation_id: i32,
-    /// The committing member.
-    pub member_id: String,
-    /// The committing member's static instance id.
-    pub group_instance_id: Option<String>,
     /// The partition.
     pub partition: TopicPartition,
     /// The next offset to consume.

@@ -194,15 +194,6 @@ fn encode_value(m: &TxnMetadata) -> Bytes {
     buf.put_i32(count(m.pending_offsets.len()));
     for o in &m.pending_offsets {
         put_string(&mut buf, &o.group_id);
-        buf.put_i32(o.generation_id);
-        put_string(&mut buf, &o.member_id);
-        match &o.group_instance_id {
-            None => buf.put_i8(0),
-            Some(id) => {
-                buf.put_i8(1);
-                put_string(&mut buf, id);
-            }
-        }
         put_string(&mut buf, &o.partition.0);
         buf.put_i32(o.partition.1);
         buf.put_i64(o.offset);
@@ -236,18 +227,9 @@ fn decode_value(mut buf: Bytes) -> Option<TxnMetadata> {
     let mut pending_offsets = Vec::new();
     for _ in 0..take!(buf, get_i32, 4)? {
         let group_id = get_string(&mut buf)?;
-        let generation_id = take!(buf, get_i32, 4)?;
-        let member_id = get_string(&mut buf)?;
-        let group_instance_id = match take!(buf, get_i8, 1)? {
-            0 => None,
-            _ => Some(get_string(&mut buf)?),
-        };
         let topic = get_string(&mut buf)?;
         pending_offsets.push(PendingOffset {
             group_id,
-            generation_id,
-            member_id,
-            group_instance_id,
             partition: (topic, take!(buf, get_i32, 4)?),
             offset: take!(buf, get_i64, 8)?,
             leader_epoch: take!(buf, get_i32, 4)?,
@@ -283,9 +265,6 @@ mod tests {
             .unwrap();
         m.pending_offsets.push(PendingOffset {
             group_id: "g".into(),
-            generation_id: 3,
-            member_id: "m-1".into(),
-            group_instance_id: Some("i".into()),
             partition: ("in".into(), 0),
             offset: 42,
             leader_epoch: -1,
