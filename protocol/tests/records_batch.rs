@@ -8,6 +8,7 @@ use std::io::Write;
 
 use bytes::{Bytes, BytesMut};
 use fjord_protocol::primitives::finish;
+use fjord_protocol::records::batch::retain_records;
 use fjord_protocol::records::compression::{decompress, XERIAL_MAGIC};
 use fjord_protocol::records::{
     Compression, Header, Record, RecordBatch, RecordBatchBuilder, RecordError,
@@ -106,6 +107,46 @@ proptest! {
         bytes[at] ^= 1 << bit;
         let err = RecordBatch::decode(&Bytes::from(bytes), 1 << 20).unwrap_err();
         prop_assert!(matches!(err, RecordError::CorruptCrc { .. }), "{err:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn retained_records_keep_every_header_field_but_count_length_and_crc(
+        codec in codec(),
+        records in proptest::collection::vec(record(), 1..12),
+        keep in proptest::collection::vec(any::<bool>(), 12),
+        producer in (any::<i64>(), any::<i16>(), any::<i32>()),
+    ) {
+        let mut builder = RecordBatchBuilder::new()
+            .compression(codec)
+            .base_offset(500)
+            .producer(producer.0, producer.1, producer.2)
+            .base_timestamp(1_000);
+        for r in &records {
+            builder.push_record(r.clone());
+        }
+        let original = RecordBatch::decode(&builder.build().unwrap(), 1 << 20).unwrap();
+        let kept: Vec<Record> = records
+            .iter()
+            .zip(&keep)
+            .filter(|(_, keep)| **keep)
+            .map(|(r, _)| r.clone())
+            .collect();
+        let rebuilt = retain_records(&builder.build().unwrap(), &kept).unwrap();
+        // Decoding checks the CRC and that the length and count match the records.
+        let back = RecordBatch::decode(&rebuilt, 1 << 20).unwrap();
+        prop_assert_eq!(&back.records, &kept);
+        let (h, o) = (back.header, original.header);
+        prop_assert_eq!(h.record_count as usize, kept.len());
+        prop_assert_eq!(h.attributes, o.attributes);
+        prop_assert_eq!(h.last_offset_delta, o.last_offset_delta);
+        prop_assert_eq!(h.base_timestamp, o.base_timestamp);
+        prop_assert_eq!(h.max_timestamp, o.max_timestamp);
+        prop_assert_eq!(
+            (h.base_offset, h.producer_id, h.producer_epoch, h.base_sequence),
+            (o.base_offset, o.producer_id, o.producer_epoch, o.base_sequence)
+        );
     }
 }
 

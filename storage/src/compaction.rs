@@ -8,8 +8,8 @@
 //! the surviving records' deltas stay valid. Appends and reads continue throughout: appends only
 //! touch the active segment, and readers holding an old segment keep its open file.
 //!
-//! Kept whole, and their keys not used to drop older records: compressed batches (no
-//! decompression in this crate yet), transactional batches (aborted data must not shadow
+//! A compressed batch that loses records is re-encoded with its own codec. Kept whole, and their
+//! keys not used to drop older records: transactional batches (aborted data must not shadow
 //! committed data), control batches, and batches whose records fail to decode.
 
 use std::collections::HashMap;
@@ -18,13 +18,14 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fjord_protocol::records::header::{compute_crc, HEADER_LEN, LOG_OVERHEAD};
-use fjord_protocol::records::BatchHeader;
+use bytes::Bytes;
+use fjord_protocol::records::batch::retain_records;
+use fjord_protocol::records::{BatchHeader, Record};
 
 use crate::checkpoint::sync_dir;
 use crate::error::{io_err, CompactError, IoError};
 use crate::log::Log;
-use crate::records::{read_records, RecordView};
+use crate::records::{decode, offset_of};
 use crate::segment::Segment;
 
 /// What a compaction pass did.
@@ -40,13 +41,19 @@ pub struct CompactionReport {
     pub records_removed: u64,
     /// Tombstones dropped after `delete.retention.ms`.
     pub tombstones_removed: u64,
-    /// Compressed batches kept whole because this crate cannot decompress them.
-    pub compressed_batches_skipped: u64,
 }
 
 /// Batches whose records compaction may look into.
 fn is_cleanable(h: &BatchHeader) -> bool {
-    h.compression() == 0 && !h.is_transactional() && !h.is_control()
+    !h.is_transactional() && !h.is_control()
+}
+
+/// The records of a batch compaction may look into; `None` for any other batch.
+fn cleanable_records(h: &BatchHeader, bytes: &[u8]) -> Option<Vec<Record>> {
+    if !is_cleanable(h) {
+        return None;
+    }
+    decode(&Bytes::copy_from_slice(bytes), h).ok()
 }
 
 /// Latest offset of every key in the sealed segments.
@@ -54,18 +61,12 @@ fn build_key_map(sealed: &[Arc<Segment>]) -> Result<HashMap<Vec<u8>, i64>, IoErr
     let mut map: HashMap<Vec<u8>, i64> = HashMap::new();
     for seg in sealed {
         seg.for_each_batch(|h, bytes| {
-            if !is_cleanable(h) {
-                return Ok::<(), IoError>(());
-            }
-            if let Ok(records) = read_records(bytes, h) {
-                for r in records {
-                    if let Some(key) = r.key {
-                        let offset = h.base_offset + i64::from(r.offset_delta);
-                        map.insert(key.to_vec(), offset);
-                    }
+            for r in cleanable_records(h, bytes).unwrap_or_default() {
+                if let Some(key) = &r.key {
+                    map.insert(key.to_vec(), offset_of(h, &r));
                 }
             }
-            Ok(())
+            Ok::<(), IoError>(())
         })?;
     }
     Ok(map)
@@ -76,40 +77,18 @@ fn build_key_map(sealed: &[Arc<Segment>]) -> Result<HashMap<Vec<u8>, i64>, IoErr
 struct Cleaned {
     records_removed: u64,
     tombstones_removed: u64,
-    compressed_skipped: u64,
     bytes_after: u64,
 }
 
 /// Whether record `r` of batch `h` survives.
-fn keep(
-    r: &RecordView<'_>,
-    h: &BatchHeader,
-    map: &HashMap<Vec<u8>, i64>,
-    drop_tombstones: bool,
-) -> bool {
-    let Some(key) = r.key else {
+fn keep(r: &Record, h: &BatchHeader, map: &HashMap<Vec<u8>, i64>, drop_tombstones: bool) -> bool {
+    let Some(key) = &r.key else {
         return true;
     };
-    let offset = h.base_offset + i64::from(r.offset_delta);
-    let latest = map.get(key).is_none_or(|&latest| offset >= latest);
-    latest && !(r.is_tombstone && drop_tombstones)
-}
-
-/// A batch holding only `kept` of the records of `(h, original)`.
-fn rebuild_batch(original: &[u8], kept: &[RecordView<'_>]) -> Vec<u8> {
-    let body: usize = kept.iter().map(|r| r.raw.len()).sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + body);
-    out.extend_from_slice(original.get(..HEADER_LEN).unwrap_or_default());
-    for r in kept {
-        out.extend_from_slice(r.raw);
-    }
-    let batch_length = i32::try_from(out.len() - LOG_OVERHEAD).unwrap_or(i32::MAX);
-    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
-    let count = i32::try_from(kept.len()).unwrap_or(i32::MAX);
-    out[57..61].copy_from_slice(&count.to_be_bytes());
-    let crc = compute_crc(&out);
-    out[17..21].copy_from_slice(&crc.to_be_bytes());
-    out
+    let latest = map
+        .get(key.as_ref())
+        .is_none_or(|&latest| offset_of(h, r) >= latest);
+    latest && !(r.value.is_none() && drop_tombstones)
 }
 
 /// Writes the cleaned copy of `seg` to `out`; returns `None` when nothing would change.
@@ -125,25 +104,32 @@ fn clean_segment(
     seg.for_each_batch(|h, bytes| {
         let write =
             |w: &mut BufWriter<File>, b: &[u8]| w.write_all(b).map_err(io_err("write", out));
-        let records = if is_cleanable(h) {
-            read_records(bytes, h).ok()
-        } else {
-            None
-        };
-        let Some(records) = records else {
-            if h.compression() != 0 {
-                cleaned.compressed_skipped += 1;
-            }
+        let keep_whole = |cleaned: &mut Cleaned, w: &mut BufWriter<File>| {
             cleaned.bytes_after += bytes.len() as u64;
-            return write(&mut w, bytes);
+            write(w, bytes)
+        };
+        let Some(records) = cleanable_records(h, bytes) else {
+            return keep_whole(&mut cleaned, &mut w);
         };
         let (kept, dropped): (Vec<_>, Vec<_>) = records
             .into_iter()
             .partition(|r| keep(r, h, map, drop_tombstones));
+        if dropped.is_empty() {
+            return keep_whole(&mut cleaned, &mut w);
+        }
+        let rebuilt = if kept.is_empty() {
+            Bytes::new()
+        } else {
+            match retain_records(bytes, &kept) {
+                Ok(rebuilt) => rebuilt,
+                // Keeping every record is always correct, only less compact.
+                Err(_) => return keep_whole(&mut cleaned, &mut w),
+            }
+        };
         for r in &dropped {
-            let superseded = r.key.is_some_and(|k| {
-                map.get(k)
-                    .is_some_and(|&l| h.base_offset + i64::from(r.offset_delta) < l)
+            let superseded = r.key.as_ref().is_some_and(|k| {
+                map.get(k.as_ref())
+                    .is_some_and(|&latest| offset_of(h, r) < latest)
             });
             if superseded {
                 cleaned.records_removed += 1;
@@ -151,14 +137,6 @@ fn clean_segment(
                 cleaned.tombstones_removed += 1;
             }
         }
-        if dropped.is_empty() {
-            cleaned.bytes_after += bytes.len() as u64;
-            return write(&mut w, bytes);
-        }
-        if kept.is_empty() {
-            return Ok(());
-        }
-        let rebuilt = rebuild_batch(bytes, &kept);
         cleaned.bytes_after += rebuilt.len() as u64;
         write(&mut w, &rebuilt)
     })?;
@@ -219,7 +197,6 @@ impl Log {
             report.bytes_after += cleaned.bytes_after;
             report.records_removed += cleaned.records_removed;
             report.tombstones_removed += cleaned.tombstones_removed;
-            report.compressed_batches_skipped += cleaned.compressed_skipped;
         }
         Ok(report)
     }

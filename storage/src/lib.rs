@@ -15,7 +15,7 @@
 //! - `index`: the offset and time indexes.
 //! - `mmap`: the only module with `unsafe` (memory maps of index files).
 //! - `compaction`: key-based cleaning of sealed segments.
-//! - `records`: a minimal reader of the records inside uncompressed batches.
+//! - `records`: decoding the records inside a stored batch.
 //! - `durability`: group commit of fsyncs.
 //! - `checkpoint`: the log start offset checkpoint and the clean-shutdown marker.
 //! - [`testing`]: builders of valid batches for tests and benchmarks.
@@ -42,4 +42,3 @@ pub use error::{
 pub use log::{
     AppendInfo, AppendOptions, Log, MaintenanceReport, ReadOptions, ReadResult, TimestampOffset,
 };
-pub use records::MalformedRecord;

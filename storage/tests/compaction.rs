@@ -7,6 +7,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{all_batches, opts, test_dir};
+use fjord_protocol::records::{BatchHeader, Compression};
 use fjord_storage::testing::{records_of, BatchSpec, RecordSpec, StoredRecord};
 use fjord_storage::{CleanupPolicy, Log, LogConfig};
 
@@ -31,8 +32,13 @@ fn all_records(log: &Log) -> Vec<StoredRecord> {
 /// Appends `rounds` rounds of one record per key (keys k0..k4) at timestamps 100*round; key k3
 /// is deleted (tombstone) in the last round.
 fn fill(log: &Log, rounds: i64) -> Vec<StoredRecord> {
+    fill_with(log, rounds, Compression::None)
+}
+
+/// [`fill`] with batches compressed by `codec`.
+fn fill_with(log: &Log, rounds: i64, codec: Compression) -> Vec<StoredRecord> {
     for round in 0..rounds {
-        let mut spec = BatchSpec::new(100 * round);
+        let mut spec = BatchSpec::new(100 * round).compression(codec);
         for k in 0..5 {
             let key = format!("k{k}");
             let value = format!("v{round}");
@@ -49,11 +55,33 @@ fn fill(log: &Log, rounds: i64) -> Vec<StoredRecord> {
 
 #[test]
 fn keeps_the_latest_record_per_key_without_renumbering() {
+    keeps_the_latest_record_per_key(Compression::None);
+}
+
+#[test]
+fn compressed_batches_are_compacted_with_their_own_codec() {
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let stored_codecs = keeps_the_latest_record_per_key(codec);
+        assert!(
+            stored_codecs.iter().all(|&c| c == codec.id()),
+            "{codec:?}: rewritten batches keep the codec, got {stored_codecs:?}"
+        );
+    }
+}
+
+/// Fills a log with batches compressed by `codec`, compacts it, checks what survives; returns
+/// the compression attribute of every batch left.
+fn keeps_the_latest_record_per_key(codec: Compression) -> Vec<i16> {
     let dir = test_dir();
     let log = Log::open(dir.path(), config()).unwrap();
-    let before = fill(&log, 12);
+    let before = fill_with(&log, 12, codec);
     let sealed_end = *log.segment_base_offsets().last().unwrap();
-    assert!(log.segment_count() > 3);
+    assert!(log.segment_count() > 3, "{codec:?}");
 
     let report = log.compact(0).unwrap();
     assert!(report.segments_cleaned > 0);
@@ -93,6 +121,10 @@ fn keeps_the_latest_record_per_key_without_renumbering() {
     let gone = before.iter().find(|r| !after.contains(r)).unwrap().offset;
     let r = log.read(gone, 1 << 20, Default::default()).unwrap();
     assert!(!r.bytes.is_empty());
+    all_batches(&log)
+        .iter()
+        .map(|b| BatchHeader::parse(b).unwrap().compression())
+        .collect()
 }
 
 #[test]

@@ -8,14 +8,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compression::{compress, decompress, Compression};
 use super::control::{ControlRecord, ControlRecordType, EndTxnMarker};
-use super::header::{attributes, compute_crc, verify_crc, BatchHeader, Batches, HEADER_LEN};
+use super::header::{
+    attributes, compute_crc, verify_crc, BatchHeader, Batches, HEADER_LEN, LOG_OVERHEAD,
+};
 use super::record::{parse_records, Header, Record};
 use super::RecordError;
 
+/// Offset of the batch length field.
+const LENGTH_AT: usize = 8;
 /// Offset of the CRC field, which the builder fills in last.
 const CRC_AT: usize = 17;
-/// Header bytes after the base offset and length fields.
-const LOG_OVERHEAD: usize = 12;
+/// Offset of the record count, the header's last field.
+const RECORD_COUNT_AT: usize = 57;
 /// Timestamp of records that have none (Kafka's `NO_TIMESTAMP`).
 pub const NO_TIMESTAMP: i64 = -1;
 
@@ -105,6 +109,49 @@ impl RecordBatch {
             None => ControlRecord::parse_key(&[]),
         })
     }
+}
+
+/// A copy of `batch` (one complete batch) holding only `records`, which must be some of its own
+/// in their order. The records are re-encoded and compressed with the batch's own codec; every
+/// other header field is kept (base offset, last offset delta, timestamps, producer id, epoch
+/// and sequence, attributes) so the survivors keep their offsets and the log its producer
+/// state. This is how log compaction rewrites a batch it drops records from.
+pub fn retain_records(batch: &[u8], records: &[Record]) -> Result<Bytes, RecordError> {
+    let header = BatchHeader::parse(batch)?;
+    let codec = Compression::from_id(header.compression())?;
+    let mut plain = BytesMut::with_capacity(records.iter().map(Record::encoded_len).sum());
+    for record in records {
+        record.encode(&mut plain)?;
+    }
+    let payload = match codec {
+        Compression::None => plain.freeze(),
+        codec => Bytes::from(compress(codec, &plain)?),
+    };
+    let mut buf = BytesMut::with_capacity(HEADER_LEN + payload.len());
+    buf.put_slice(&batch[..HEADER_LEN]);
+    buf.put_slice(&payload);
+    let count = i32::try_from(records.len()).map_err(|_| batch_too_long(records.len()))?;
+    buf[RECORD_COUNT_AT..HEADER_LEN].copy_from_slice(&count.to_be_bytes());
+    seal(&mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Error for a batch whose length or record count does not fit the format's i32.
+fn batch_too_long(len: usize) -> crate::error::EncodeError {
+    crate::error::EncodeError::TooLong {
+        what: "record batch",
+        len,
+    }
+}
+
+/// Fills in the batch length and CRC of a batch whose other bytes are final.
+fn seal(buf: &mut BytesMut) -> Result<(), RecordError> {
+    let batch_length =
+        i32::try_from(buf.len() - LOG_OVERHEAD).map_err(|_| batch_too_long(buf.len()))?;
+    buf[LENGTH_AT..LENGTH_AT + 4].copy_from_slice(&batch_length.to_be_bytes());
+    let crc = compute_crc(buf);
+    buf[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
 }
 
 /// Decodes the records of one complete batch whose header is `header`.
@@ -325,14 +372,9 @@ impl RecordBatchBuilder {
             Compression::None => plain.freeze(),
             codec => Bytes::from(compress(codec, &plain)?),
         };
-        let too_long = |len: usize| crate::error::EncodeError::TooLong {
-            what: "record batch",
-            len,
-        };
         let total = HEADER_LEN + payload.len();
-        let batch_length = i32::try_from(total - LOG_OVERHEAD).map_err(|_| too_long(total))?;
         let record_count =
-            i32::try_from(self.records.len()).map_err(|_| too_long(self.records.len()))?;
+            i32::try_from(self.records.len()).map_err(|_| batch_too_long(self.records.len()))?;
         let base_timestamp = self.base_timestamp.unwrap_or(NO_TIMESTAMP);
         let max_timestamp = match self.log_append_time {
             Some(now) => now,
@@ -347,7 +389,7 @@ impl RecordBatchBuilder {
 
         let mut buf = BytesMut::with_capacity(total);
         buf.put_i64(self.base_offset);
-        buf.put_i32(batch_length);
+        buf.put_i32(0); // length, sealed below
         buf.put_i32(self.partition_leader_epoch);
         buf.put_i8(2);
         buf.put_u32(0);
@@ -360,8 +402,7 @@ impl RecordBatchBuilder {
         buf.put_i32(self.base_sequence);
         buf.put_i32(record_count);
         buf.put_slice(&payload);
-        let crc = compute_crc(&buf);
-        buf[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        seal(&mut buf)?;
         Ok(buf.freeze())
     }
 }

@@ -5,7 +5,7 @@ use crate::config::CleanupPolicy;
 use crate::error::{AppendError, DeleteError, ReadError};
 use crate::testing::{BatchSpec, RecordSpec};
 use fjord_protocol::records::header::verify_crc;
-use fjord_protocol::records::Batches;
+use fjord_protocol::records::{Batches, Compression};
 
 fn opts(now: i64) -> AppendOptions {
     AppendOptions {
@@ -302,11 +302,22 @@ fn missing_or_garbage_indexes_are_rebuilt() {
 
 #[test]
 fn offset_for_timestamp_finds_the_first_record_at_or_after() {
+    offset_for_timestamp_finds_records_in(Compression::None);
+}
+
+#[test]
+fn offset_for_timestamp_looks_inside_compressed_batches() {
+    offset_for_timestamp_finds_records_in(Compression::Zstd);
+    offset_for_timestamp_finds_records_in(Compression::Lz4);
+}
+
+fn offset_for_timestamp_finds_records_in(codec: Compression) {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), small_config()).unwrap();
     // Batch i holds records at timestamps 100*i, 100*i+10, 100*i+20.
     for i in 0..20i64 {
         let b = BatchSpec::new(100 * i)
+            .compression(codec)
             .record(RecordSpec::new(Some(b"k"), Some(b"a")))
             .record(RecordSpec::new(Some(b"k"), Some(b"b")).timestamp(100 * i + 10))
             .record(RecordSpec::new(Some(b"k"), Some(b"c")).timestamp(100 * i + 20))

@@ -6,7 +6,7 @@ use fjord_protocol::records::{BatchHeader, Batches};
 
 use super::Segment;
 use crate::error::ReadError;
-use crate::records::read_records;
+use crate::records::{decode, offset_of};
 
 /// Whole batches read from one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,20 +155,21 @@ impl Segment {
             offset: h.base_offset.max(min_offset),
             timestamp: h.max_timestamp,
         };
-        if h.compression() != 0 || h.is_log_append_time() {
+        // With LogAppendTime every record's timestamp is the batch's max timestamp.
+        if h.is_log_append_time() {
             return Ok(Some(whole_batch));
         }
         let mut buf = vec![0u8; h.total_len()];
         if self.read_at_most(pos, &mut buf)? < buf.len() {
             return Ok(None);
         }
-        let Ok(records) = read_records(&buf, h) else {
+        let Ok(records) = decode(&Bytes::from(buf), h) else {
             // Undecodable records: fall back to batch granularity rather than fail the lookup.
             return Ok(Some(whole_batch));
         };
         Ok(records.iter().find_map(|r| {
-            let offset = h.base_offset + i64::from(r.offset_delta);
-            let timestamp = h.base_timestamp + r.timestamp_delta;
+            let offset = offset_of(h, r);
+            let timestamp = h.base_timestamp.saturating_add(r.timestamp_delta);
             (offset >= min_offset && timestamp >= ts).then_some(TimestampHit { offset, timestamp })
         }))
     }
