@@ -1,5 +1,5 @@
-//! Small metadata files next to the segments: the log start offset checkpoint and the
-//! clean-shutdown marker. Both are plain text, written to a temporary file, fsynced and renamed
+//! Small metadata files next to the segments: the log start offset and recovery point
+//! checkpoints and the clean-shutdown marker. Both are plain text, written to a temporary file, fsynced and renamed
 //! into place, then the directory is fsynced.
 
 use std::fs::{self, File};
@@ -10,6 +10,8 @@ use crate::error::{io_err, IoError, OpenError};
 
 /// Name of the log start offset checkpoint.
 pub(crate) const LOG_START_FILE: &str = "log-start-offset.checkpoint";
+/// Name of the recovery point checkpoint.
+pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point.checkpoint";
 /// Name of the clean-shutdown marker.
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
 const CHECKPOINT_VERSION: &str = "0";
@@ -36,16 +38,38 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), IoError> {
 
 /// Persists the log start offset.
 pub(crate) fn write_log_start(dir: &Path, offset: i64) -> Result<(), IoError> {
-    write_atomic(
-        dir,
-        LOG_START_FILE,
-        &format!("{CHECKPOINT_VERSION}\n{offset}\n"),
-    )
+    write_offset(dir, LOG_START_FILE, offset)
 }
 
 /// Reads the persisted log start offset, if any.
 pub(crate) fn read_log_start(dir: &Path) -> Result<Option<i64>, OpenError> {
-    let path = dir.join(LOG_START_FILE);
+    read_offset(dir, LOG_START_FILE)
+}
+
+/// Persists the recovery point: every offset below it is on stable storage.
+pub(crate) fn write_recovery_point(dir: &Path, offset: i64) -> Result<(), IoError> {
+    write_offset(dir, RECOVERY_POINT_FILE, offset)
+}
+
+/// Reads the recovery point. A missing or unreadable one is 0: recovery then checks every
+/// segment, which costs time but never trusts data that may not be on disk.
+pub(crate) fn read_recovery_point(dir: &Path) -> Result<i64, IoError> {
+    match read_offset(dir, RECOVERY_POINT_FILE) {
+        Ok(point) => Ok(point.unwrap_or(0)),
+        Err(OpenError::Io(e)) => Err(e),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "ignoring the recovery point; recovering every segment");
+            Ok(0)
+        }
+    }
+}
+
+fn write_offset(dir: &Path, name: &str, offset: i64) -> Result<(), IoError> {
+    write_atomic(dir, name, &format!("{CHECKPOINT_VERSION}\n{offset}\n"))
+}
+
+fn read_offset(dir: &Path, name: &str) -> Result<Option<i64>, OpenError> {
+    let path = dir.join(name);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -140,6 +164,16 @@ mod tests {
             read_log_start(dir.path()),
             Err(OpenError::BadCheckpoint { .. })
         ));
+    }
+
+    #[test]
+    fn a_missing_or_garbled_recovery_point_means_recover_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_recovery_point(dir.path()).unwrap(), 0);
+        write_recovery_point(dir.path(), 77).unwrap();
+        assert_eq!(read_recovery_point(dir.path()).unwrap(), 77);
+        fs::write(dir.path().join(RECOVERY_POINT_FILE), "9\n77\n").unwrap();
+        assert_eq!(read_recovery_point(dir.path()).unwrap(), 0);
     }
 
     #[test]

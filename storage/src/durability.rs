@@ -81,12 +81,6 @@ impl GroupCommit {
         }
     }
 
-    /// Notes that everything below `end` became durable by other means (roll, close).
-    pub(crate) fn mark_durable(&self, end: i64) {
-        let mut st = self.state.lock();
-        st.durable_end = st.durable_end.max(end);
-    }
-
     /// After a truncation: nothing at or past `end` exists any more.
     pub(crate) fn truncated_to(&self, end: i64) {
         let mut st = self.state.lock();

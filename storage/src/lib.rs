@@ -17,7 +17,9 @@
 //! - `compaction`: key-based cleaning of sealed segments.
 //! - `records`: decoding the records inside a stored batch.
 //! - `durability`: group commit of fsyncs.
-//! - `checkpoint`: the log start offset checkpoint and the clean-shutdown marker.
+//! - `flusher`: the background fsync of sealed segments and the recovery point.
+//! - `checkpoint`: the log start offset and recovery point checkpoints, the clean-shutdown
+//!   marker.
 //! - [`testing`]: builders of valid batches for tests and benchmarks.
 
 mod checkpoint;
@@ -25,6 +27,7 @@ mod compaction;
 pub mod config;
 mod durability;
 pub mod error;
+mod flusher;
 mod index;
 mod log;
 mod mmap;

@@ -154,15 +154,14 @@ impl Log {
             || aged
     }
 
-    /// Seals the active segment and starts a new one at the log end.
+    /// Seals the active segment and starts a new one at the log end. The sealed segment's data
+    /// is fsynced in the background; until then it stays past the recovery point.
     pub(super) fn roll(&self, w: &mut Writer, config: &LogConfig) -> Result<(), IoError> {
-        // Seal first (fsync + trimmed indexes), then create the next segment, so a crash in
-        // between leaves only the last segment to recover.
-        w.active.seal()?;
+        w.active.seal_indexes()?;
         // Freshly sealed segments count as used now: likely read soon by lagging consumers.
         w.active.touch(self.epoch());
         let end = self.log_end_offset();
-        self.commit.mark_durable(end);
+        self.sealed.seal(w.active.clone(), end);
         let next = Arc::new(Segment::create(&self.dir, end, index_settings(config))?);
         self.update_segments(|list| list.push(next.clone()));
         tracing::debug!(dir = %self.dir.display(), base_offset = end, "rolled segment");
@@ -178,7 +177,8 @@ impl Log {
                 let w = self.writer.lock();
                 (self.log_end_offset(), w.active.clone())
             };
-            // Earlier segments were fsynced when they were sealed.
+            // Sealed segments first: durability up to `end` covers them too.
+            self.sealed.flush()?;
             active.sync()?;
             Ok(end)
         })

@@ -26,6 +26,7 @@ use crate::checkpoint::{self, CleanShutdown};
 use crate::config::LogConfig;
 use crate::durability::GroupCommit;
 use crate::error::FlushError;
+use crate::flusher::SealedSync;
 use crate::segment::{IndexSettings, Segment};
 
 /// Per-append settings from the broker.
@@ -123,6 +124,8 @@ pub struct Log {
     log_start: AtomicI64,
     log_end: AtomicI64,
     commit: GroupCommit,
+    /// Sealed segments awaiting their background fsync, and the recovery point.
+    sealed: Arc<SealedSync>,
     maintenance: Mutex<()>,
     /// Counts `maintain` calls; segments remember when their indexes were last used.
     epoch: AtomicU64,
@@ -186,7 +189,9 @@ impl Log {
     /// next open skips the recovery scan.
     pub fn close(self) -> Result<(), FlushError> {
         let w = self.writer.lock();
+        self.sealed.flush()?;
         w.active.seal()?;
+        self.sealed.close(self.log_end_offset())?;
         let marker = CleanShutdown {
             active_base_offset: w.active.base_offset(),
             active_size: w.active.size(),
@@ -234,6 +239,14 @@ impl Log {
 
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Log {
+    /// A log dropped without `close` (a crash, as far as the files go) stops its background
+    /// fsyncs from touching the directory again, so it can be reopened at once.
+    fn drop(&mut self) {
+        self.sealed.stop();
     }
 }
 

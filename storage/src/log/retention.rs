@@ -254,6 +254,7 @@ impl Log {
         }
         self.log_end.store(new_end, Ordering::Release);
         self.commit.truncated_to(new_end);
+        self.sealed.truncated_to(new_end)?;
         Ok(())
     }
 }

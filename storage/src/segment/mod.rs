@@ -11,6 +11,8 @@
 mod read;
 mod scan;
 
+pub(crate) use scan::Check;
+
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -48,6 +50,19 @@ impl SegmentPaths {
             index: dir.join(format!("{stem}.index")),
             time_index: dir.join(format!("{stem}.timeindex")),
         }
+    }
+
+    /// Deletes the files that exist.
+    pub(crate) fn delete(&self) -> Result<(), IoError> {
+        for path in [&self.log, &self.index, &self.time_index] {
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(IoError::new("delete", path, e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -260,13 +275,14 @@ impl Segment {
         Ok(Some(seg))
     }
 
-    /// Recovers the active segment after an unclean shutdown: checks every batch (length,
-    /// magic, CRC, increasing offsets), truncates the file at the first bad byte, and rebuilds
-    /// both indexes. Returns the segment and the number of bytes cut off.
+    /// Recovers a segment after an unclean shutdown: checks every batch as `check` says
+    /// (length, magic, CRC, offsets), truncates the file at the first bad byte, and rebuilds
+    /// both indexes. Returns the segment, unsealed, and the number of bytes cut off.
     pub(crate) fn recover(
         dir: &Path,
         base_offset: i64,
         settings: IndexSettings,
+        check: scan::Check,
     ) -> Result<(Self, u64), IoError> {
         let paths = SegmentPaths::new(dir, base_offset);
         let file = open_log_file(&paths.log, false)?;
@@ -279,17 +295,9 @@ impl Segment {
             time: TimeIndex::create(&paths.time_index, base_offset, settings.capacity)?,
         };
         let mut stats = SegmentStats::empty(base_offset);
-        let outcome = scan::scan(
-            &file,
-            &paths.log,
-            0,
-            size,
-            base_offset,
-            scan::Check::Strict,
-            |b| {
-                update_stats(&mut stats, Some(&mut indexes), settings.interval_bytes, b);
-            },
-        )?;
+        let outcome = scan::scan(&file, &paths.log, 0, size, base_offset, check, |b| {
+            update_stats(&mut stats, Some(&mut indexes), settings.interval_bytes, b);
+        })?;
         let cut = size - outcome.valid_len;
         if cut > 0 {
             tracing::warn!(
@@ -401,10 +409,15 @@ impl Segment {
             .map_err(io_err("fsync segment", &self.paths.log))
     }
 
-    /// Makes the segment read-only: fsyncs the log, writes the final time-index entry, trims
-    /// both index files to their entries and flushes them.
+    /// Makes the segment read-only: fsyncs the log, then [`Self::seal_indexes`].
     pub(crate) fn seal(&self) -> Result<(), IoError> {
         self.sync()?;
+        self.seal_indexes()
+    }
+
+    /// Makes the segment read-only without waiting for its data to reach the disk: writes the
+    /// final time-index entry, trims both index files to their entries and flushes them.
+    pub(crate) fn seal_indexes(&self) -> Result<(), IoError> {
         let stats = self.stats();
         let mut guard = self.indexes.write();
         if let Some(ix) = guard.as_mut() {
@@ -582,15 +595,7 @@ impl Segment {
 
     /// Deletes the segment's files. Readers holding the segment keep their open file.
     pub(crate) fn delete_files(&self) -> Result<(), IoError> {
-        for path in [&self.paths.log, &self.paths.index, &self.paths.time_index] {
-            match std::fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(IoError::new("delete", path, e));
-                }
-                _ => {}
-            }
-        }
-        Ok(())
+        self.paths.delete()
     }
 
     /// Reads into `buf` from `pos`, stopping early only at the end of the file.

@@ -70,6 +70,9 @@ pub(crate) enum Check {
     /// Also the CRC, offsets with no gaps starting at the segment base, and leader epochs that
     /// never decrease: recovery of the active segment, which is always written gap-free.
     Strict,
+    /// The CRC and leader epochs as `Strict`, offsets increasing as `Headers`: recovery of a
+    /// sealed segment past the recovery point, which compaction may have left with gaps.
+    Sealed,
 }
 
 /// Result of a scan.
@@ -142,6 +145,7 @@ pub(crate) fn scan(
     let mut expected = base_offset;
     let mut epoch = i32::MIN;
     let strict = check == Check::Strict;
+    let check_contents = check != Check::Headers;
     let stop = loop {
         if pos >= end {
             break StopReason::End;
@@ -183,7 +187,7 @@ pub(crate) fn scan(
                 available: end - pos,
             };
         };
-        if strict {
+        if check_contents {
             if let Err(source) = verify_crc(batch) {
                 break StopReason::Invalid {
                     position: pos,

@@ -1,0 +1,133 @@
+//! The background fsync of sealed segments.
+//!
+//! Rolling a segment used to fsync it on the append path, stalling every producer of the
+//! partition for as long as the disk took to write a whole segment. Like Kafka, which schedules
+//! that flush at roll, the fsync now runs on one background thread per process; the log's
+//! recovery point records how far it got, and recovery after a crash checks every segment
+//! past it (see `docs/storage-format.md`).
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+use crate::checkpoint;
+use crate::error::IoError;
+use crate::segment::Segment;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The flusher thread's queue; `None` if the thread could not be started.
+static QUEUE: OnceLock<Option<Sender<Job>>> = OnceLock::new();
+
+/// Runs `job` on the flusher thread, in submission order; here and now if there is no thread.
+fn submit(job: Job) {
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = channel::<Job>();
+        let spawned = std::thread::Builder::new()
+            .name("fjord-flusher".into())
+            .spawn(move || rx.into_iter().for_each(|job| job()));
+        match spawned {
+            Ok(_) => Some(tx),
+            Err(e) => {
+                tracing::warn!(error = %e, "no flusher thread; sealed segments are fsynced inline");
+                None
+            }
+        }
+    });
+    let job = match queue {
+        Some(tx) => match tx.send(job) {
+            Ok(()) => return,
+            Err(unsent) => unsent.0,
+        },
+        None => job,
+    };
+    job();
+}
+
+/// Sealed segments of one log whose data may still be only in the page cache, and the log's
+/// recovery point: every offset below it is on stable storage.
+#[derive(Debug)]
+pub(crate) struct SealedSync {
+    dir: PathBuf,
+    /// Segments to fsync, oldest first, each with the offset it ends before.
+    queued: Mutex<Vec<(Arc<Segment>, i64)>>,
+    /// The recovery point, held for a whole flush pass; `None` once the log is closed or
+    /// dropped, after which nothing is fsynced or written here any more.
+    point: Mutex<Option<i64>>,
+}
+
+impl SealedSync {
+    /// Tracking for the log in `dir`, whose recovery point is `point`.
+    pub(crate) fn new(dir: PathBuf, point: i64) -> Arc<Self> {
+        Arc::new(Self {
+            dir,
+            queued: Mutex::new(Vec::new()),
+            point: Mutex::new(Some(point)),
+        })
+    }
+
+    /// Queues a sealed segment ending before offset `end` and schedules its fsync.
+    pub(crate) fn seal(self: &Arc<Self>, segment: Arc<Segment>, end: i64) {
+        self.queued.lock().push((segment, end));
+        let this = Arc::clone(self);
+        submit(Box::new(move || {
+            if let Err(e) = this.flush() {
+                tracing::warn!(dir = %this.dir.display(), error = %e, "background fsync of a sealed segment failed");
+            }
+        }));
+    }
+
+    /// Fsyncs every queued segment and persists the recovery point past them. Waits for a pass
+    /// already running, so on return everything queued before the call is durable.
+    pub(crate) fn flush(&self) -> Result<(), IoError> {
+        let mut point = self.point.lock();
+        let Some(current) = *point else {
+            return Ok(());
+        };
+        let batch: Vec<(Arc<Segment>, i64)> = self.queued.lock().clone();
+        let Some(&(_, end)) = batch.last() else {
+            return Ok(());
+        };
+        for (segment, _) in &batch {
+            segment.sync()?;
+        }
+        // Only `seal` adds, and only at the back: the first `batch.len()` are these.
+        self.queued.lock().drain(..batch.len());
+        if end > current {
+            checkpoint::write_recovery_point(&self.dir, end)?;
+            *point = Some(end);
+        }
+        Ok(())
+    }
+
+    /// The log now ends at `end` (truncation): the recovery point may not stay past it, and
+    /// queued segments past it are gone or were fsynced by the truncation.
+    pub(crate) fn truncated_to(&self, end: i64) -> Result<(), IoError> {
+        let mut point = self.point.lock();
+        self.queued.lock().retain(|&(_, e)| e <= end);
+        if let Some(current) = *point {
+            if current > end {
+                checkpoint::write_recovery_point(&self.dir, end)?;
+                *point = Some(end);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records that everything below `end` is on disk (a clean close), then stops for good.
+    pub(crate) fn close(&self, end: i64) -> Result<(), IoError> {
+        let mut point = self.point.lock();
+        if point.is_some_and(|current| current < end) {
+            checkpoint::write_recovery_point(&self.dir, end)?;
+        }
+        *point = None;
+        Ok(())
+    }
+
+    /// Stops for good without writing anything, waiting for a running pass.
+    pub(crate) fn stop(&self) {
+        *self.point.lock() = None;
+    }
+}
