@@ -36,6 +36,13 @@ pub struct FlushPolicy {
     pub sync_before_ack: bool,
 }
 
+impl FlushPolicy {
+    /// Whether an `append` under this policy may wait for an fsync.
+    pub fn may_sync_on_append(&self) -> bool {
+        self.sync_before_ack || self.messages.is_some() || self.interval_ms.is_some()
+    }
+}
+
 /// Settings of one partition log. `Default` gives Kafka's defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {

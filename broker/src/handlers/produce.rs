@@ -49,45 +49,40 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
             Some(code) => Err(code),
             None => writable_topic(broker, &topic_data.name, request.acks),
         };
-        let partition_responses = topic_data
-            .partition_data
-            .into_iter()
-            .map(|data| {
-                let result = target
-                    .as_ref()
-                    .map_err(|code| *code)
-                    .and_then(|(topic, config)| {
-                        let partition = topic
-                            .partition(data.index)
-                            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
-                        append(&partition, config, data.records.as_ref())
-                    });
-                match &result {
-                    Ok(_) => {
-                        crate::metrics::produce_accepted(&topic_data.name, data.records.as_ref());
+        let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
+        for data in topic_data.partition_data {
+            let result = match &target {
+                Err(code) => Err(*code),
+                Ok((topic, config)) => match topic.partition(data.index) {
+                    None => Err(ErrorCode::UnknownTopicOrPartition),
+                    Some(partition) => {
+                        append_off_worker(partition, config.clone(), data.records.clone()).await
                     }
-                    Err(code) => crate::metrics::produce_rejected(*code),
-                }
-                match result {
-                    Ok(done) => PartitionProduceResponse {
-                        index: data.index,
-                        error_code: ErrorCode::None.code(),
-                        base_offset: done.base_offset,
-                        log_append_time_ms: done.log_append_time.unwrap_or(-1),
-                        log_start_offset: done.log_start_offset,
-                        ..Default::default()
-                    },
-                    Err(code) => PartitionProduceResponse {
-                        index: data.index,
-                        error_code: code.code(),
-                        base_offset: -1,
-                        log_append_time_ms: -1,
-                        log_start_offset: -1,
-                        ..Default::default()
-                    },
-                }
-            })
-            .collect();
+                },
+            };
+            match &result {
+                Ok(_) => crate::metrics::produce_accepted(&topic_data.name, data.records.as_ref()),
+                Err(code) => crate::metrics::produce_rejected(*code),
+            }
+            partition_responses.push(match result {
+                Ok(done) => PartitionProduceResponse {
+                    index: data.index,
+                    error_code: ErrorCode::None.code(),
+                    base_offset: done.base_offset,
+                    log_append_time_ms: done.log_append_time.unwrap_or(-1),
+                    log_start_offset: done.log_start_offset,
+                    ..Default::default()
+                },
+                Err(code) => PartitionProduceResponse {
+                    index: data.index,
+                    error_code: code.code(),
+                    base_offset: -1,
+                    log_append_time_ms: -1,
+                    log_start_offset: -1,
+                    ..Default::default()
+                },
+            });
+        }
         responses.push(TopicProduceResponse {
             name: topic_data.name,
             partition_responses,
@@ -139,6 +134,27 @@ struct Appended {
     base_offset: i64,
     log_append_time: Option<i64>,
     log_start_offset: i64,
+}
+
+/// Appends on the blocking pool when the append may wait for an fsync, so the connection's
+/// worker thread goes on serving other producers meanwhile; without that, concurrent producers
+/// could never share an fsync (group commit) on a broker with one worker. Appends that only
+/// write to the page cache stay inline: handing them off would cost more than it saves.
+async fn append_off_worker(
+    partition: Arc<Partition>,
+    config: Arc<TopicConfig>,
+    records: Option<Bytes>,
+) -> Result<Appended, ErrorCode> {
+    if !partition.log.config().flush.may_sync_on_append() {
+        return append(&partition, &config, records.as_ref());
+    }
+    let index = partition.index;
+    tokio::task::spawn_blocking(move || append(&partition, &config, records.as_ref()))
+        .await
+        .unwrap_or_else(|e| {
+            warn!(partition = index, error = %e, "append task failed");
+            Err(ErrorCode::UnknownServerError)
+        })
 }
 
 fn append(
