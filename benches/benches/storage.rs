@@ -98,6 +98,45 @@ fn raw_write(c: &mut Criterion) {
     g.finish();
 }
 
+/// Raw writes doing the disk work a log with the append benchmark's settings must do: files
+/// of one segment's size written in turn, each fdatasynced on another thread once full, the
+/// oldest deleted beyond the retention size. The floor under `append`, where `raw_file` (which
+/// never reaches the disk) is the ceiling.
+fn raw_write_as_a_log(c: &mut Criterion) {
+    const FILE_BYTES: u64 = 128 << 20;
+    const KEEP_FILES: u64 = 4;
+    let mut g = c.benchmark_group("raw_file_as_log");
+    for (name, size) in [("write_64KiB", 64usize << 10), ("write_1MiB", 1 << 20)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |n: u64| dir.path().join(format!("{n}.raw"));
+        let buf = vec![0x5au8; size];
+        let mut n = 0u64;
+        let mut file = File::create(path(n)).unwrap();
+        let mut pos = 0u64;
+        let mut syncs = Vec::new();
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                file.write_all_at(&buf, pos).unwrap();
+                pos += size as u64;
+                if pos >= FILE_BYTES {
+                    let full = std::mem::replace(&mut file, File::create(path(n + 1)).unwrap());
+                    syncs.push(std::thread::spawn(move || full.sync_data().unwrap()));
+                    if n >= KEEP_FILES {
+                        std::fs::remove_file(path(n - KEEP_FILES)).unwrap();
+                    }
+                    n += 1;
+                    pos = 0;
+                }
+            });
+        });
+        for s in syncs.drain(..) {
+            s.join().unwrap();
+        }
+    }
+    g.finish();
+}
+
 fn read(c: &mut Criterion) {
     let mut g = c.benchmark_group("sequential_read_1MiB");
     let dir = tempfile::tempdir().unwrap();
@@ -146,6 +185,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = append, raw_write, read
+    targets = append, raw_write, raw_write_as_a_log, read
 }
 criterion_main!(benches);
