@@ -49,17 +49,20 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: ProduceReque
             Some(code) => Err(code),
             None => writable_topic(broker, &topic_data.name, request.acks),
         };
-        let mut partition_responses = Vec::with_capacity(topic_data.partition_data.len());
-        for data in topic_data.partition_data {
-            let result = match &target {
-                Err(code) => Err(*code),
-                Ok((topic, config)) => match topic.partition(data.index) {
-                    None => Err(ErrorCode::UnknownTopicOrPartition),
-                    Some(partition) => {
-                        append_off_worker(partition, config.clone(), data.records.clone()).await
-                    }
-                },
-            };
+        // Partitions are independent: appends that wait for an fsync wait side by side.
+        let appends = topic_data.partition_data.iter().map(|data| {
+            let target = &target;
+            async move {
+                let (topic, config) = target.as_ref().map_err(|code| *code)?;
+                let partition = topic
+                    .partition(data.index)
+                    .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+                append_off_worker(partition, config.clone(), data.records.clone()).await
+            }
+        });
+        let results = futures::future::join_all(appends).await;
+        let mut partition_responses = Vec::with_capacity(results.len());
+        for (data, result) in topic_data.partition_data.iter().zip(results) {
             match &result {
                 Ok(_) => crate::metrics::produce_accepted(&topic_data.name, data.records.as_ref()),
                 Err(code) => crate::metrics::produce_rejected(*code),
