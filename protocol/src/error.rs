@@ -1,4 +1,4 @@
-//! Typed decode and encode errors.
+//! Typed decode and encode errors, and [`Error`], the crate's one error type over all of them.
 //!
 //! A decode error says *where* it happened: the path of fields from the message root and the
 //! byte offset, so a failure reads like
@@ -6,6 +6,25 @@
 //! The path is only built on the error path; successful decodes pay nothing for it.
 
 use std::fmt;
+
+use crate::records::RecordError;
+
+/// Any failure of this crate. Each operation returns its own narrower error (decoding a message
+/// only ever fails with a [`DecodeError`]); this is the one type a caller holds when it mixes
+/// operations, and `?` converts each into it. The wrapped error stays the
+/// [`source`](std::error::Error::source), so a report prints the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A message, header or primitive did not decode.
+    #[error("decoding failed")]
+    Decode(#[from] DecodeError),
+    /// A value could not be written in the requested version.
+    #[error("encoding failed")]
+    Encode(#[from] EncodeError),
+    /// A record batch or legacy message set was rejected.
+    #[error("record batch rejected")]
+    Record(#[from] RecordError),
+}
 
 /// What went wrong while decoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
