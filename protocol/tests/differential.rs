@@ -12,8 +12,9 @@
 //! `OffsetCommit` v0-1, `OffsetFetch` v0, `OffsetForLeaderEpoch` v0-1, `Produce` v0-2,
 //! `WriteTxnMarkers` v0 (requests and responses each), `RequestHeader` v0, and all of
 //! `ShareAcknowledge`, `ShareFetch`, `ShareGroupDescribe`, `ShareGroupHeartbeat` (we have v0,
-//! they have v1 only). [`SKIPPED`] holds this list and every test checks that its message
-//! skips exactly what the list says, so the list cannot drift.
+//! they have v1 only; `share_groups_golden.rs` checks those against hand-written bytes).
+//! [`SKIPPED`] holds this list and every test checks that its message skips exactly what the
+//! list says, so the list cannot drift.
 
 use std::fmt::Debug;
 
