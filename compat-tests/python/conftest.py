@@ -141,16 +141,8 @@ def broker(broker_factory):
     return broker_factory()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed:
-        for i, b in enumerate(getattr(item, "_fjord_brokers", [])):
-            report.sections.append((f"fjord stderr (broker {i})", b.stderr_log() or "(empty)"))
-
-
-def pytest_report_header(config):
+def client_versions():
+    """The Python clients under test and their versions, as one line."""
     versions = []
     for name, get in [
         ("confluent-kafka", lambda: __import__("confluent_kafka").version()[0]
@@ -162,4 +154,19 @@ def pytest_report_header(config):
             versions.append(f"{name} {get()}")
         except ImportError:
             versions.append(f"{name} missing")
-    return [f"fjord: {fjord_bin()}", "clients: " + ", ".join(versions)]
+    return ", ".join(versions)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        # Every failure names its scenario and the client versions, whatever the assert said.
+        report.sections.append(("scenario", f"{item.nodeid}\nclients: {client_versions()}"))
+        for i, b in enumerate(getattr(item, "_fjord_brokers", [])):
+            report.sections.append((f"fjord stderr (broker {i})", b.stderr_log() or "(empty)"))
+
+
+def pytest_report_header(config):
+    return [f"fjord: {fjord_bin()}", "clients: " + client_versions()]
