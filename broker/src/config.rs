@@ -40,7 +40,9 @@ pub enum ConfigError {
     },
 }
 
-/// Command-line flags. Every flag is optional so that the config file can supply it.
+/// Command-line flags. Every flag is optional so that the config file can supply it. A bool
+/// flag given bare (`--log-json`) means `true`; `--log-json false` and the environment
+/// variable still take a value.
 #[derive(Debug, Parser)]
 #[command(
     name = "fjord",
@@ -67,7 +69,7 @@ struct Cli {
     #[arg(long, env = "FJORD_CLUSTER_ID")]
     cluster_id: Option<String>,
     /// Create topics on first use by Metadata or Produce, as Kafka does by default.
-    #[arg(long, env = "FJORD_AUTO_CREATE_TOPICS")]
+    #[arg(long, env = "FJORD_AUTO_CREATE_TOPICS", num_args = 0..=1, default_missing_value = "true")]
     auto_create_topics: Option<bool>,
     /// Partitions of an auto-created topic, and of a created one that does not say.
     #[arg(long, env = "FJORD_DEFAULT_PARTITIONS")]
@@ -103,13 +105,13 @@ struct Cli {
     log_retention_check_interval_ms: Option<u64>,
     /// Fsync every append before acknowledging it (concurrent appends share one fsync), so
     /// acknowledged data also survives a machine crash, not only a killed process.
-    #[arg(long, env = "FJORD_FSYNC_BEFORE_ACK")]
+    #[arg(long, env = "FJORD_FSYNC_BEFORE_ACK", num_args = 0..=1, default_missing_value = "true")]
     fsync_before_ack: Option<bool>,
     /// Log filter, like `info` or `fjord_broker=debug`.
     #[arg(long, env = "FJORD_LOG_LEVEL")]
     log_level: Option<String>,
     /// Write logs as JSON lines.
-    #[arg(long, env = "FJORD_LOG_JSON")]
+    #[arg(long, env = "FJORD_LOG_JSON", num_args = 0..=1, default_missing_value = "true")]
     log_json: Option<bool>,
     /// Requests taking longer than this many milliseconds are logged at WARN.
     #[arg(long, env = "FJORD_SLOW_REQUEST_MS")]
@@ -513,6 +515,40 @@ mod tests {
         assert_eq!(defaults.connections_max_idle_ms, 600_000);
         let err = parse(&["--max-connections-per-ip", "0"]).unwrap_err();
         assert!(err.to_string().contains("max-connections-per-ip"), "{err}");
+    }
+
+    #[test]
+    fn bool_flags_work_bare_or_with_a_value() {
+        let bare = parse(&["--log-json", "--fsync-before-ack", "--auto-create-topics"]).unwrap();
+        assert!(bare.log_json && bare.fsync_before_ack && bare.auto_create_topics);
+        // A bare flag followed by another flag does not swallow it.
+        let config = parse(&["--log-json", "--slow-request-ms", "0"]).unwrap();
+        assert!(config.log_json);
+        assert_eq!(config.slow_request_ms, 0);
+        let off = parse(&[
+            "--log-json",
+            "false",
+            "--fsync-before-ack=false",
+            "--auto-create-topics",
+            "false",
+        ])
+        .unwrap();
+        assert!(!off.log_json && !off.fsync_before_ack && !off.auto_create_topics);
+        let defaults = parse(&[]).unwrap();
+        assert!(!defaults.log_json && !defaults.fsync_before_ack && defaults.auto_create_topics);
+        assert!(Cli::try_parse_from(["fjord", "--log-json", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn bool_settings_come_from_the_file_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fjord.toml");
+        std::fs::write(&path, "log-json = true\nfsync-before-ack = true\n").unwrap();
+        let config = parse(&["--config", path.to_str().unwrap()]).unwrap();
+        assert!(config.log_json && config.fsync_before_ack);
+        // A flag given with a value wins over the file.
+        let config = parse(&["--config", path.to_str().unwrap(), "--log-json", "false"]).unwrap();
+        assert!(!config.log_json);
     }
 
     #[test]

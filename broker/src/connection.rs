@@ -1,8 +1,9 @@
 //! One client connection: reads size-prefixed frames, answers each request in order, and
 //! closes the connection on anything it cannot answer (as Kafka does).
 //!
-//! A connection is isolated from every other: it owns its socket and buffers, handles one
-//! request at a time (so at most one response is held in memory), writes its responses itself
+//! A connection is isolated from every other: it owns its socket and buffers, reads a few
+//! frames ahead (bounded in count and bytes) but handles one request at a time (so at most
+//! one response is held in memory), writes its responses itself
 //! without holding any shared lock, and is closed when it stays idle or does not take its
 //! response for `connections.max.idle.ms`. A panic while handling a request is caught here,
 //! counted ([`crate::limits::panics_caught`]) and closes only this connection.
@@ -16,10 +17,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use fjord_protocol::codec::Decode;
 use fjord_protocol::codec::Encode;
 use fjord_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use futures::future::{self, Either};
 use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, error, info_span, warn, Instrument};
 
@@ -106,52 +108,133 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// Serves requests until the client closes, an error closes the connection, or shutdown.
-    pub async fn serve(self, mut shutdown: watch::Receiver<bool>) {
+    ///
+    /// A reader takes frames off the socket while the previous request is being handled, so a
+    /// pipelined request's wait is measured from the moment its frame was complete (the
+    /// `queue` phase); requests are still handled and answered one at a time, in order.
+    pub async fn serve(self, shutdown: watch::Receiver<bool>) {
         let Self {
             stream,
             peer,
             broker,
         } = self;
         let _open = metrics::OpenConnection::new();
-        let idle = broker.config.limits.idle_timeout();
-        let mut frames =
-            FramedRead::new(stream, RequestFrames::new(broker.config.max_request_bytes));
-        loop {
-            let next = tokio::select! {
-                next = tokio::time::timeout(idle, frames.next()) => next,
-                _ = shutdown.changed() => break,
-            };
-            let result = match next {
-                Err(_) => Err(ConnectionError::Idle(idle)),
-                Ok(None) => break,
-                Ok(Some(Err(e))) => Err(ConnectionError::Frame(e)),
-                Ok(Some(Ok(frame))) => {
-                    // Counts and times the request when dropped, after the response is written.
-                    let mut timer = RequestTimer::start(&frame, broker.config.slow_request_ms);
-                    let result = match answer(&broker, peer, frame.freeze(), &mut timer).await {
-                        Ok(Some(response)) => {
-                            write_response(frames.get_mut(), &response, idle).await
-                        }
-                        Ok(None) => Ok(()),
-                        Err(e) => Err(e),
-                    };
-                    if result.is_ok() {
-                        timer.answered();
-                    }
-                    result
-                }
-            };
-            if let Err(e) = result {
-                match e {
-                    ConnectionError::Panicked { .. } => {
-                        error!(%peer, error = %e, "closing connection");
-                    }
-                    _ => warn!(%peer, error = %e, "closing connection"),
-                }
-                break;
-            }
+        let (read, write) = tokio::io::split(stream);
+        let (queue, queued) = mpsc::channel(QUEUE_DEPTH);
+        // Bytes of frames read ahead and not yet answered; a frame takes its share before it
+        // is queued, so reading ahead never holds more than one more frame's worth than
+        // `socket.request.max.bytes` (plus the partial frame being received).
+        let budget = Arc::new(Semaphore::new(broker.config.max_request_bytes));
+        let reading = read_frames(
+            FramedRead::new(read, RequestFrames::new(broker.config.max_request_bytes)),
+            queue,
+            budget,
+            broker.config.slow_request_ms,
+        );
+        let handling = handle_frames(&broker, peer, queued, write, shutdown);
+        futures::pin_mut!(reading, handling);
+        match future::select(reading, handling).await {
+            // The client stopped sending (or sent something invalid): answer what was queued.
+            Either::Left(((), handling)) => handling.await,
+            // The handler closed the connection: anything read ahead is dropped.
+            Either::Right(((), _)) => {}
         }
         debug!(%peer, "connection closed");
+    }
+}
+
+/// Frames most read ahead of the request being handled.
+const QUEUE_DEPTH: usize = 8;
+
+/// A frame read off the socket and waiting for its turn.
+#[derive(Debug)]
+struct Queued {
+    /// The request's bytes after the size prefix.
+    frame: BytesMut,
+    /// Started when the frame was complete; counts the frame's bytes as held.
+    timer: RequestTimer,
+    /// The frame's share of the read-ahead budget, given back once it is answered.
+    _budget: OwnedSemaphorePermit,
+}
+
+/// Reads frames and queues them, stamped, until the stream ends, a frame is invalid (the
+/// error is queued after the frames before it), or the handler stops taking them.
+async fn read_frames<R: AsyncRead + Unpin>(
+    mut frames: FramedRead<R, RequestFrames>,
+    queue: mpsc::Sender<Result<Queued, FrameError>>,
+    budget: Arc<Semaphore>,
+    slow_request_ms: u64,
+) {
+    while let Some(next) = frames.next().await {
+        let item = match next {
+            Ok(frame) => {
+                // Counts and times the request when dropped, after the response is written.
+                let timer = RequestTimer::start(&frame, slow_request_ms);
+                // A frame is at most socket.request.max.bytes, the whole budget.
+                let share = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+                let Ok(permit) = budget.clone().acquire_many_owned(share).await else {
+                    return;
+                };
+                Ok(Queued {
+                    frame,
+                    timer,
+                    _budget: permit,
+                })
+            }
+            Err(e) => Err(e),
+        };
+        let stop = item.is_err();
+        if queue.send(item).await.is_err() || stop {
+            return;
+        }
+    }
+}
+
+/// Answers queued frames in order until the queue ends, one closes the connection, the
+/// connection stays idle, or shutdown.
+async fn handle_frames<W: AsyncWrite + Unpin>(
+    broker: &Broker,
+    peer: SocketAddr,
+    mut queued: mpsc::Receiver<Result<Queued, FrameError>>,
+    mut write: W,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let idle = broker.config.limits.idle_timeout();
+    loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(idle, queued.recv()) => next,
+            _ = shutdown.changed() => return,
+        };
+        let result = match next {
+            Err(_) => Err(ConnectionError::Idle(idle)),
+            Ok(None) => return,
+            Ok(Some(Err(e))) => Err(ConnectionError::Frame(e)),
+            Ok(Some(Ok(Queued {
+                frame,
+                mut timer,
+                _budget,
+            }))) => {
+                timer.started();
+                let result = match answer(broker, peer, frame.freeze(), &mut timer).await {
+                    Ok(Some(response)) => write_response(&mut write, &response, idle).await,
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                };
+                if result.is_ok() {
+                    timer.answered();
+                }
+                result
+            }
+        };
+        if let Err(e) = result {
+            match e {
+                ConnectionError::Panicked { .. } => {
+                    error!(%peer, error = %e, "closing connection");
+                }
+                _ => warn!(%peer, error = %e, "closing connection"),
+            }
+            return;
+        }
     }
 }
 

@@ -4,6 +4,9 @@
 //! the buffer then grows with the bytes that actually arrive, never with the size claimed.
 //! (`tokio_util`'s `LengthDelimitedCodec` reserves the whole claimed frame up front, so a
 //! client sending only a 4-byte header that claims 100 MiB would pin 100 MiB per connection.)
+//!
+//! The decoder also reports the bytes of a partly received frame to
+//! `fjord_request_buffer_bytes`: it is the one place that sees the read buffer after each read.
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::Decoder;
@@ -34,24 +37,29 @@ pub enum FrameError {
 }
 
 /// Splits a byte stream into request frames of at most `max` bytes (size prefix excluded).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct RequestFrames {
     /// `socket.request.max.bytes`.
     max: usize,
+    /// Bytes left in the read buffer after the last decode (a frame not yet complete), as
+    /// reported to the request buffer gauge; taken back when the connection drops the decoder.
+    partial: usize,
 }
 
 impl RequestFrames {
     /// Frames of at most `max` bytes.
     pub fn new(max: usize) -> Self {
-        Self { max }
+        Self { max, partial: 0 }
     }
-}
 
-impl Decoder for RequestFrames {
-    type Item = BytesMut;
-    type Error = FrameError;
+    /// Reports the bytes now left in the read buffer; a complete frame leaves the buffer
+    /// here and is accounted by its request from then on.
+    fn report_partial(&mut self, held: usize) {
+        crate::metrics::request::partial_bytes_changed(self.partial, held);
+        self.partial = held;
+    }
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+    fn split_frame(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
         let Some(&[a, b, c, d]) = src.get(..SIZE_LEN) else {
             return Ok(None);
         };
@@ -71,6 +79,23 @@ impl Decoder for RequestFrames {
         }
         src.advance(SIZE_LEN);
         Ok(Some(src.split_to(size)))
+    }
+}
+
+impl Drop for RequestFrames {
+    fn drop(&mut self) {
+        self.report_partial(0);
+    }
+}
+
+impl Decoder for RequestFrames {
+    type Item = BytesMut;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
+        let frame = self.split_frame(src);
+        self.report_partial(src.len());
+        frame
     }
 }
 
@@ -113,6 +138,31 @@ mod tests {
         assert!(buf.capacity() < 1024, "capacity {}", buf.capacity());
         let (_, result, _) = frames(1024, &[0x80, 0, 0, 0]);
         assert!(matches!(result, Err(FrameError::NegativeSize(i32::MIN))));
+    }
+
+    #[test]
+    fn partial_frames_are_held_bytes_until_complete_or_dropped() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let gauge = || {
+            let text = handle.render();
+            text.lines()
+                .find_map(|l| l.strip_prefix("fjord_request_buffer_bytes "))
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("no gauge in {text}"))
+        };
+        metrics::with_local_recorder(&recorder, || {
+            let mut codec = RequestFrames::new(100);
+            let mut buf = BytesMut::from(&[0, 0, 0, 5, 1, 2][..]);
+            assert!(codec.decode(&mut buf).unwrap().is_none());
+            assert_eq!(gauge(), "6");
+            // The rest of the frame and the start of the next one arrive together.
+            buf.extend_from_slice(&[3, 4, 5, 0, 0]);
+            assert_eq!(codec.decode(&mut buf).unwrap().unwrap().len(), 5);
+            assert_eq!(gauge(), "2");
+            drop(codec);
+            assert_eq!(gauge(), "0");
+        });
     }
 
     #[test]

@@ -40,9 +40,10 @@ pub mod names {
     pub const REQUEST_ERRORS: &str = "fjord_request_errors_total";
     /// Time from a complete request frame to its response written, by `api`.
     pub const REQUEST_SECONDS: &str = "fjord_request_duration_seconds";
-    /// The same split into `phase` = `decode`, `process`, `send`, by `api`.
+    /// The same split into `phase` = `queue`, `decode`, `process`, `send`, by `api`.
     pub const REQUEST_PHASE_SECONDS: &str = "fjord_request_phase_seconds";
-    /// Bytes of request frames currently held by the broker.
+    /// Bytes of requests currently held by the broker: complete frames not yet answered and
+    /// partly received ones in read buffers.
     pub const REQUEST_BUFFER_BYTES: &str = "fjord_request_buffer_bytes";
     /// Client connections open now.
     pub const CONNECTIONS_ACTIVE: &str = "fjord_connections_active";
@@ -60,6 +61,8 @@ pub mod names {
     pub const FETCH_RECORDS: &str = "fjord_fetch_records_total";
     /// Time one fsync of a partition log took.
     pub const FSYNC_SECONDS: &str = "fjord_log_fsync_seconds";
+    /// Panics caught while handling a request (read at scrape time).
+    pub const PANICS_CAUGHT: &str = "fjord_panics_caught_total";
 }
 
 /// Histogram buckets for request phases and fsyncs, in seconds: 100 µs to 10 s.
@@ -95,12 +98,13 @@ fn describe() {
     describe_histogram!(
         REQUEST_PHASE_SECONDS,
         Unit::Seconds,
-        "Request time by phase: decode, process (the handler, including a fetch's wait), send."
+        "Request time by phase: queue (frame complete to handling started), decode, process \
+         (the handler, including a fetch's wait), send."
     );
     describe_gauge!(
         REQUEST_BUFFER_BYTES,
         Unit::Bytes,
-        "Bytes of request frames currently held."
+        "Bytes of requests held: complete frames not yet answered and partly received ones."
     );
     describe_gauge!(CONNECTIONS_ACTIVE, "Client connections open now.");
     describe_counter!(CONNECTIONS_OPENED, "Client connections accepted.");
@@ -146,8 +150,9 @@ pub fn produce_rejected(code: ErrorCode) {
 /// The `reason` label of a refused batch.
 fn reject_reason(code: ErrorCode) -> &'static str {
     match code {
-        // A failed CRC, a truncated or undecodable batch.
-        ErrorCode::CorruptMessage => "corrupt",
+        // Kafka answers a failed CRC with this code, and also a truncated or undecodable
+        // batch; the handler reports only the code, so all of them count under `crc`.
+        ErrorCode::CorruptMessage => "crc",
         ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => "size",
         ErrorCode::OutOfOrderSequenceNumber | ErrorCode::DuplicateSequenceNumber => "sequence",
         ErrorCode::InvalidProducerEpoch | ErrorCode::ProducerFenced => "producer_epoch",
@@ -243,7 +248,7 @@ mod tests {
             "fjord_produce_records_total{topic=\"orders\"} 6",
             bytes.as_str(),
             "fjord_produce_rejected_batches_total{reason=\"size\"} 2",
-            "fjord_produce_rejected_batches_total{reason=\"corrupt\"} 1",
+            "fjord_produce_rejected_batches_total{reason=\"crc\"} 1",
         ] {
             assert!(lines.contains(&want), "{want} in {text}");
         }

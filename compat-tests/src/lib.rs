@@ -11,9 +11,11 @@
 //! - [`broker`]: spawning, restarting and killing a broker process.
 //! - [`wait`]: deadline-bounded retry loops for conditions that settle over
 //!   the network (never fixed sleeps).
+//! - [`wire`]: raw request frames, for what stock clients do not send.
 
 pub mod broker;
 pub mod wait;
+pub mod wire;
 
 pub use broker::{fjord_bin, Broker};
 pub use wait::retry_until;

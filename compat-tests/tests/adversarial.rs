@@ -11,8 +11,6 @@
 
 #[path = "adversarial/clients.rs"]
 mod clients;
-#[path = "adversarial/wire.rs"]
-mod wire;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,16 +21,17 @@ use bytes::Bytes;
 use fjord_compat_tests::{retry_until, Broker};
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fjord_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use fjord_protocol::messages::{
-    ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
 };
 use fjord_protocol::records::header::compute_crc;
 use fjord_protocol::records::{Compression, RecordBatchBuilder};
 use fjord_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use clients::assert_healthy;
-use wire::{call, connect, expect_closed, framed, read_frame, request_bytes, send};
+use fjord_compat_tests::wire::{
+    self, call, connect, expect_closed, framed, read_frame, request_bytes, send,
+};
 
 /// Kafka's error codes the tests expect.
 const CORRUPT_MESSAGE: i16 = 2;
@@ -85,28 +84,6 @@ fn log_end(broker: &Broker, topic: &str) -> i64 {
             assert_eq!(p.error_code, 0, "list offsets of {topic}");
             p.offset
         }
-        other => panic!("unexpected response {other:?}"),
-    }
-}
-
-/// Produces `records` (raw batch bytes) to `topic`/0 with acks=all and returns the error code.
-fn produce_raw(broker: &Broker, topic: &str, records: Bytes) -> i16 {
-    let request = ProduceRequest {
-        acks: -1,
-        timeout_ms: 10_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    match call(&mut connect(broker), 9, request) {
-        ResponseBody::Produce(r) => r.responses[0].partition_responses[0].error_code,
         other => panic!("unexpected response {other:?}"),
     }
 }
@@ -258,7 +235,7 @@ fn garbage_record_batches_are_refused_and_not_stored() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     assert_ne!(
-        produce_raw(&broker, "garbage", Bytes::from(noise)),
+        wire::produce(&broker, "garbage", Bytes::from(noise)),
         0,
         "random bytes"
     );
@@ -268,7 +245,7 @@ fn garbage_record_batches_are_refused_and_not_stored() {
     let last = flipped.len() - 1;
     flipped[last] ^= 0x40;
     assert_eq!(
-        produce_raw(&broker, "garbage", Bytes::from(flipped)),
+        wire::produce(&broker, "garbage", Bytes::from(flipped)),
         CORRUPT_MESSAGE,
         "bad CRC"
     );
@@ -276,7 +253,7 @@ fn garbage_record_batches_are_refused_and_not_stored() {
     let mut short = good.to_vec();
     short.truncate(good.len() - 4);
     assert_ne!(
-        produce_raw(&broker, "garbage", Bytes::from(short)),
+        wire::produce(&broker, "garbage", Bytes::from(short)),
         0,
         "truncated batch"
     );
@@ -286,7 +263,7 @@ fn garbage_record_batches_are_refused_and_not_stored() {
     let crc = compute_crc(&miscounted);
     miscounted[17..21].copy_from_slice(&crc.to_be_bytes());
     assert_ne!(
-        produce_raw(&broker, "garbage", Bytes::from(miscounted)),
+        wire::produce(&broker, "garbage", Bytes::from(miscounted)),
         0,
         "record count lies"
     );
@@ -299,7 +276,7 @@ fn garbage_record_batches_are_refused_and_not_stored() {
     let crc = compute_crc(&scrambled);
     scrambled[17..21].copy_from_slice(&crc.to_be_bytes());
     assert_eq!(
-        produce_raw(&broker, "garbage", Bytes::from(scrambled)),
+        wire::produce(&broker, "garbage", Bytes::from(scrambled)),
         CORRUPT_MESSAGE,
         "records that do not parse"
     );
@@ -307,13 +284,13 @@ fn garbage_record_batches_are_refused_and_not_stored() {
     let mut two = good.to_vec();
     two.extend_from_slice(&good);
     assert_ne!(
-        produce_raw(&broker, "garbage", Bytes::from(two)),
+        wire::produce(&broker, "garbage", Bytes::from(two)),
         0,
         "two batches"
     );
     assert_eq!(log_end(&broker, "garbage"), 0, "nothing refused was stored");
     // The partition still takes a good batch after all that.
-    assert_eq!(produce_raw(&broker, "garbage", good), 0, "a good batch");
+    assert_eq!(wire::produce(&broker, "garbage", good), 0, "a good batch");
     assert_eq!(log_end(&broker, "garbage"), 3);
     let got = clients::consume(&broker, "garbage", 0, 3);
     assert_eq!(got[2].0, b"key-2");
@@ -327,12 +304,12 @@ fn compression_bomb_on_a_compacted_topic_is_refused() {
     // 128 records of 1 MiB zeros each: 128 MiB of records in about 130 KiB of zstd.
     let bomb = batch(128, 1024 * 1024, Compression::Zstd);
     assert!(bomb.len() < 1024 * 1024, "the bomb is {} bytes", bomb.len());
-    let code = produce_raw(&broker, "bomb", bomb);
+    let code = wire::produce(&broker, "bomb", bomb);
     assert_ne!(code, 0, "a batch decompressing past the limit is refused");
     assert_eq!(log_end(&broker, "bomb"), 0);
     // A small compressed batch on the same topic is fine.
     assert_eq!(
-        produce_raw(&broker, "bomb", batch(4, 100, Compression::Zstd)),
+        wire::produce(&broker, "bomb", batch(4, 100, Compression::Zstd)),
         0
     );
     assert_healthy(&broker, "compression-bomb");
@@ -393,7 +370,7 @@ fn a_client_that_never_reads_does_not_stall_others() {
     clients::create_topic(&broker, "big", 1, &[]);
     for _ in 0..16 {
         assert_eq!(
-            produce_raw(&broker, "big", batch(8, 64 * 1024, Compression::None)),
+            wire::produce(&broker, "big", batch(8, 64 * 1024, Compression::None)),
             0
         );
     }

@@ -42,14 +42,18 @@ fn api_label(key: i16) -> &'static str {
 
 /// Times one request from the moment its frame is complete to the moment its response is
 /// written, and counts it when it is dropped; also accounts the frame's bytes as held until
-/// then. Created by the connection for each frame.
+/// then. Created by the connection's reader as each frame comes off the socket, so the time a
+/// pipelined frame waits behind the request before it is measured too (the `queue` phase).
 #[derive(Debug)]
 pub struct RequestTimer {
     api: &'static str,
     version: &'static str,
     correlation_id: i32,
     frame_len: usize,
+    /// The frame was complete in the read buffer.
     received: Instant,
+    /// Its handling began (the connection answers one request at a time).
+    started: Option<Instant>,
     decoded: Option<Instant>,
     processed: Option<Instant>,
     answered: bool,
@@ -78,12 +82,18 @@ impl RequestTimer {
             correlation_id,
             frame_len: frame.len(),
             received: Instant::now(),
+            started: None,
             decoded: None,
             processed: None,
             answered: false,
             span: None,
             slow_after: Duration::from_millis(slow_request_ms),
         }
+    }
+
+    /// Marks the start of the request's handling: the end of its wait in the queue.
+    pub fn started(&mut self) {
+        self.started = Some(Instant::now());
     }
 
     /// Marks the request decoded; call it inside the request's span.
@@ -132,9 +142,12 @@ impl Drop for RequestTimer {
         let total = done.duration_since(self.received);
         histogram!(names::REQUEST_SECONDS, "api" => self.api).record(total.as_secs_f64());
         // Phases are only known for requests that got as far as a handler.
-        if let (Some(decoded), Some(processed)) = (self.decoded, self.processed) {
+        if let (Some(started), Some(decoded), Some(processed)) =
+            (self.started, self.decoded, self.processed)
+        {
             let phases = [
-                ("decode", decoded.duration_since(self.received)),
+                ("queue", started.duration_since(self.received)),
+                ("decode", decoded.duration_since(started)),
                 ("process", processed.duration_since(decoded)),
                 ("send", done.duration_since(processed)),
             ];
@@ -153,7 +166,11 @@ impl Drop for RequestTimer {
 impl RequestTimer {
     fn log_slow(&self, total: Duration) {
         let ms = |d: Option<Duration>| d.map_or(-1.0, |d| d.as_secs_f64() * 1000.0);
-        let decode = self.decoded.map(|d| d.duration_since(self.received));
+        let queue = self.started.map(|s| s.duration_since(self.received));
+        let decode = self
+            .started
+            .zip(self.decoded)
+            .map(|(s, d)| d.duration_since(s));
         let process = self
             .decoded
             .zip(self.processed)
@@ -163,11 +180,22 @@ impl RequestTimer {
             version = self.version,
             correlation_id = self.correlation_id,
             total_ms = total.as_secs_f64() * 1000.0,
+            queue_ms = ms(queue),
             decode_ms = ms(decode),
             process_ms = ms(process),
             threshold_ms = self.slow_after.as_millis() as u64,
             "slow request"
         );
+    }
+}
+
+/// Moves the gauge of request bytes held when the bytes of partly received frames in one
+/// connection's read buffer go from `before` to `after`.
+pub(crate) fn partial_bytes_changed(before: usize, after: usize) {
+    if after > before {
+        gauge!(names::REQUEST_BUFFER_BYTES).increment((after - before) as f64);
+    } else if before > after {
+        gauge!(names::REQUEST_BUFFER_BYTES).decrement((before - after) as f64);
     }
 }
 
@@ -219,6 +247,7 @@ mod tests {
     fn an_answered_request_is_counted_once_with_its_error_codes() {
         let text = rendered(|| {
             let mut timer = RequestTimer::start(&PRODUCE_V9, u64::MAX);
+            timer.started();
             timer.decoded();
             let body = ResponseBody::Produce(ProduceResponse {
                 responses: vec![TopicProduceResponse {
@@ -251,7 +280,7 @@ mod tests {
             has_line(&text, "fjord_request_buffer_bytes 0"),
             "the frame is released: {text}"
         );
-        for phase in ["decode", "process", "send"] {
+        for phase in ["queue", "decode", "process", "send"] {
             let count =
                 format!("fjord_request_phase_seconds_count{{api=\"Produce\",phase=\"{phase}\"}} 1");
             assert!(has_line(&text, &count), "{count} in {text}");

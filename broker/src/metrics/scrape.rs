@@ -10,11 +10,13 @@ use crate::group::lag::{consumer_lag, PartitionLag};
 use crate::group::types::{ListGroups, OffsetFetch};
 use crate::topics::Topics;
 
-/// One gauge family: its name, help text and samples (label pairs and value).
+/// One metric family: its name, help text, type and samples (label pairs and value).
 #[derive(Debug)]
 struct Family {
     name: &'static str,
     help: &'static str,
+    /// `gauge`, or `counter` for a count kept outside the recorder.
+    kind: &'static str,
     samples: Vec<(Vec<(&'static str, String)>, i64)>,
 }
 
@@ -23,7 +25,15 @@ impl Family {
         Self {
             name,
             help,
+            kind: "gauge",
             samples: Vec::new(),
+        }
+    }
+
+    fn counter(name: &'static str, help: &'static str) -> Self {
+        Self {
+            kind: "counter",
+            ..Self::new(name, help)
         }
     }
 
@@ -38,7 +48,7 @@ impl Family {
         }
         // Writing to a String cannot fail.
         let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
-        let _ = writeln!(out, "# TYPE {} gauge", self.name);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
         for (labels, value) in &self.samples {
             out.push_str(self.name);
             if !labels.is_empty() {
@@ -69,8 +79,24 @@ pub async fn render(broker: &Broker, out: &mut String) {
     let mut info = Family::new("fjord_build_info", "The running fjord version (always 1).");
     info.push(vec![("version", env!("CARGO_PKG_VERSION").to_string())], 1);
     info.write(out);
+    panics(out);
     partitions(&broker.topics, out);
     groups(broker, out).await;
+}
+
+/// The panics caught while serving requests. The count lives in an atomic of [`crate::limits`]
+/// (counted with or without a recorder) and is read here, so it is present, as 0, from the
+/// first scrape on.
+fn panics(out: &mut String) {
+    let mut caught = Family::counter(
+        super::names::PANICS_CAUGHT,
+        "Panics caught while handling a request (each closed only its own connection).",
+    );
+    caught.push(
+        Vec::new(),
+        i64::try_from(crate::limits::panics_caught()).unwrap_or(i64::MAX),
+    );
+    caught.write(out);
 }
 
 /// Per-partition log gauges.
@@ -204,6 +230,22 @@ mod tests {
             out,
             "# HELP fjord_x Help.\n# TYPE fjord_x gauge\nfjord_x{group=\"a\\\"b\\\\c\\nd\"} 3\n"
         );
+    }
+
+    #[test]
+    fn panics_caught_are_a_counter_present_from_the_start() {
+        let mut out = String::new();
+        panics(&mut out);
+        assert!(
+            out.contains("# TYPE fjord_panics_caught_total counter\n"),
+            "{out}"
+        );
+        let value = out
+            .lines()
+            .find_map(|l| l.strip_prefix("fjord_panics_caught_total "))
+            .unwrap_or_else(|| panic!("no sample in {out}"));
+        // Other tests in this process may have counted panics: only the form is checked here.
+        assert!(value.parse::<u64>().is_ok(), "{out}");
     }
 
     #[test]

@@ -1,11 +1,22 @@
-//! The `/metrics` endpoint of a real broker after a known workload driven by librdkafka:
-//! exact record and request counts, consumer lag, a rejected batch, and the slow-request log.
+//! The `/metrics` endpoint of a real broker after a known workload driven by librdkafka or
+//! raw frames: exact record and request counts, consumer lag, rejected batches by reason, the
+//! queue phase of a pipelined request, request buffer bytes, fsync latency, and the JSON and
+//! slow-request logs.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use bytes::Bytes;
+use fjord_compat_tests::wire::{self, call, connect, framed, read_frame, request_bytes};
 use fjord_compat_tests::{retry_until, Broker};
+use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use fjord_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use fjord_protocol::messages::{
+    ApiVersionsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest,
+};
+use fjord_protocol::records::RecordBatchBuilder;
+use fjord_protocol::{ApiKey, ErrorCode, ResponseBody};
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
@@ -105,13 +116,24 @@ fn sum(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 /// Scrapes until `name{labels}` sums to `want`: counters bumped after a response is written
 /// may trail the client by a moment.
 fn await_value(addr: &str, name: &str, labels: &[(&str, &str)], want: f64) -> String {
+    await_sample(addr, name, labels, &format!("= {want}"), |v| v == want)
+}
+
+/// Scrapes until `name{labels}` sums to a value that passes `ok` (described by `what`).
+fn await_sample(
+    addr: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    what: &str,
+    ok: impl Fn(f64) -> bool,
+) -> String {
     retry_until(
-        &ctx(&format!("{name}{labels:?} reaches {want}")),
+        &ctx(&format!("{name}{labels:?} {what}")),
         CONSUME_TIMEOUT,
         || {
             let text = scrape(addr);
             match sum(&text, name, labels) {
-                Some(v) if v == want => Ok(text),
+                Some(v) if ok(v) => Ok(text),
                 other => Err(format!("{other:?}")),
             }
         },
@@ -181,6 +203,15 @@ fn records_in_and_out_and_produce_requests_are_counted_exactly() {
         None,
         "{text}"
     );
+    assert_eq!(
+        value(&text, "fjord_panics_caught_total", &[]),
+        0.0,
+        "{text}"
+    );
+    // Once the clients are gone (the consumer's last long-poll Fetch ends within its wait),
+    // no request bytes are held.
+    drop(producer);
+    await_value(&addr, "fjord_request_buffer_bytes", &[], 0.0);
 }
 
 #[test]
@@ -289,4 +320,259 @@ fn requests_over_the_threshold_are_logged_as_slow() {
             Err(format!("not yet in:\n{log}"))
         }
     });
+}
+
+/// A record batch of `records` small records, from an idempotent producer when `producer` is
+/// `(id, epoch, base_sequence)`.
+fn batch(records: usize, producer: Option<(i64, i16, i32)>) -> Bytes {
+    let mut builder = RecordBatchBuilder::new();
+    if let Some((id, epoch, sequence)) = producer {
+        builder = builder.producer(id, epoch, sequence);
+    }
+    for i in 0..records {
+        builder.push(
+            1_700_000_000_000,
+            None,
+            Some(Bytes::from(format!("value-{i}"))),
+            Vec::new(),
+        );
+    }
+    builder.build().expect("record batch")
+}
+
+/// A new idempotent producer id and epoch, asked over a raw connection.
+fn init_producer_id(broker: &Broker) -> (i64, i16) {
+    let request = InitProducerIdRequest {
+        transactional_id: None,
+        transaction_timeout_ms: 60_000,
+        producer_id: -1,
+        producer_epoch: -1,
+        ..Default::default()
+    };
+    match call(&mut connect(broker), 4, request) {
+        ResponseBody::InitProducerId(r) => {
+            assert_eq!(r.error_code, 0, "InitProducerId");
+            (r.producer_id, r.producer_epoch)
+        }
+        other => panic!("unexpected response {other:?}"),
+    }
+}
+
+#[test]
+fn crc_and_sequence_rejections_are_counted_by_reason() {
+    let (broker, addr) = broker_with_metrics(&[]);
+    create_topic(&broker, "guarded", 1, &[]);
+    // A valid batch with one bit flipped after the CRC field: its CRC no longer matches.
+    let mut flipped = batch(3, None).to_vec();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x40;
+    assert_eq!(
+        wire::produce(&broker, "guarded", Bytes::from(flipped)),
+        ErrorCode::CorruptMessage.code(),
+        "{}",
+        ctx("a batch with a wrong CRC")
+    );
+    // An idempotent producer's first batch (sequences 0..=1), then one starting at 5: a gap.
+    let (id, epoch) = init_producer_id(&broker);
+    assert_eq!(
+        wire::produce(&broker, "guarded", batch(2, Some((id, epoch, 0)))),
+        0,
+        "{}",
+        ctx("the first idempotent batch")
+    );
+    assert_eq!(
+        wire::produce(&broker, "guarded", batch(2, Some((id, epoch, 5)))),
+        ErrorCode::OutOfOrderSequenceNumber.code(),
+        "{}",
+        ctx("an idempotent batch after a sequence gap")
+    );
+    let rejected = "fjord_produce_rejected_batches_total";
+    let text = await_value(&addr, rejected, &[("reason", "sequence")], 1.0);
+    assert_eq!(value(&text, rejected, &[("reason", "crc")]), 1.0, "{text}");
+    // Those two and nothing else were refused; the good batch was stored.
+    assert_eq!(value(&text, rejected, &[]), 2.0, "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "fjord_produce_records_total",
+            &[("topic", "guarded")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "fjord_request_errors_total",
+            &[
+                ("api", "Produce"),
+                ("error", "OUT_OF_ORDER_SEQUENCE_NUMBER")
+            ]
+        ),
+        1.0
+    );
+}
+
+#[test]
+fn fsyncs_before_ack_are_timed() {
+    let scenario = "10 records produced with --fsync-before-ack";
+    // The bare flag, as the README documents it.
+    let (broker, addr) = broker_with_metrics(&["--fsync-before-ack"]);
+    create_topic(&broker, "synced", 1, &[]);
+    let records: Vec<Rec> = numbered("synced", 10).into_iter().map(Rec::value).collect();
+    produce_ok(&producer(&broker, &[]), "synced", &records, scenario);
+    let text = await_sample(&addr, "fjord_log_fsync_seconds_count", &[], "> 0", |v| {
+        v > 0.0
+    });
+    assert!(
+        value(&text, "fjord_log_fsync_seconds_sum", &[]) > 0.0,
+        "{text}"
+    );
+}
+
+/// A Fetch of `topic`/0 from offset 0 that waits up to `max_wait_ms` for a byte.
+fn waiting_fetch(topic: &str, max_wait_ms: i32) -> FetchRequest {
+    FetchRequest {
+        replica_id: -1,
+        max_wait_ms,
+        min_bytes: 1,
+        max_bytes: 1024 * 1024,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: 1024 * 1024,
+                current_leader_epoch: -1,
+                last_fetched_epoch: -1,
+                log_start_offset: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_pipelined_request_waits_in_the_queue_phase() {
+    let (broker, addr) = broker_with_metrics(&[]);
+    create_topic(&broker, "quiet", 1, &[]);
+    let list_offsets = ListOffsetsRequest {
+        replica_id: -1,
+        topics: vec![ListOffsetsTopic {
+            name: "quiet".into(),
+            partitions: vec![ListOffsetsPartition {
+                partition_index: 0,
+                timestamp: -1,
+                current_leader_epoch: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // Both frames in one write: the ListOffsets is complete while the Fetch waits its 600 ms
+    // on an empty partition, and is answered only after it.
+    let mut stream = connect(&broker);
+    let mut both = framed(&request_bytes(12, 1, &waiting_fetch("quiet", 600).into()));
+    both.extend(framed(&request_bytes(7, 2, &list_offsets.into())));
+    stream.write_all(&both).expect("send two requests");
+    for (api, version, correlation_id) in [(ApiKey::Fetch, 12, 1), (ApiKey::ListOffsets, 7, 2)] {
+        let mut frame = read_frame(&mut stream).expect("an answer");
+        wire::decode_response(api, version, &mut frame, correlation_id);
+    }
+    let queue = [("api", "ListOffsets"), ("phase", "queue")];
+    let phase = "fjord_request_phase_seconds";
+    let text = await_value(&addr, &format!("{phase}_count"), &queue, 1.0);
+    // It waited behind the Fetch: not in a bucket below 0.5 s.
+    let mut below = queue.to_vec();
+    below.push(("le", "0.25"));
+    assert_eq!(
+        value(&text, &format!("{phase}_bucket"), &below),
+        0.0,
+        "{text}"
+    );
+    assert!(
+        value(&text, &format!("{phase}_sum"), &queue) >= 0.5,
+        "{text}"
+    );
+    // The Fetch itself was handled as soon as it arrived; its wait is processing time.
+    let fetch_process = [("api", "Fetch"), ("phase", "process")];
+    assert!(
+        value(&text, &format!("{phase}_sum"), &fetch_process) >= 0.5,
+        "{text}"
+    );
+    for phase_name in ["queue", "decode", "process", "send"] {
+        let labels = [("api", "ListOffsets"), ("phase", phase_name)];
+        assert_eq!(
+            value(&text, &format!("{phase}_count"), &labels),
+            1.0,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn request_buffer_bytes_count_partial_frames_and_return_to_zero() {
+    let (broker, addr) = broker_with_metrics(&[]);
+    let gauge = "fjord_request_buffer_bytes";
+    // An answered request on a connection that stays open holds nothing.
+    let mut idle = connect(&broker);
+    let versions = ApiVersionsRequest {
+        client_software_name: "fjord-compat".into(),
+        client_software_version: "1".into(),
+        ..Default::default()
+    };
+    match call(&mut idle, 3, versions) {
+        ResponseBody::ApiVersions(r) => assert_eq!(r.error_code, 0),
+        other => panic!("unexpected response {other:?}"),
+    }
+    await_value(&addr, gauge, &[], 0.0);
+    // A frame that claims 100 bytes of which 10 have arrived: its size prefix and those 10
+    // bytes are held.
+    let mut partial = connect(&broker);
+    let mut bytes = 100i32.to_be_bytes().to_vec();
+    bytes.extend_from_slice(&[0u8; 10]);
+    partial.write_all(&bytes).expect("send a partial frame");
+    await_value(&addr, gauge, &[], 14.0);
+    // Closing the connection mid-frame gives them back.
+    drop(partial);
+    await_value(&addr, gauge, &[], 0.0);
+    drop(idle);
+}
+
+#[test]
+fn json_log_lines_carry_the_request_identity() {
+    // Bare `--log-json`, and a threshold of 0 ms so every request writes its slow line.
+    let broker = Broker::start_with(&["--log-json", "--slow-request-ms", "0"]);
+    let mut stream = connect(&broker);
+    let peer = stream.local_addr().expect("local address").to_string();
+    let versions = ApiVersionsRequest {
+        client_software_name: "fjord-compat".into(),
+        client_software_version: "1".into(),
+        ..Default::default()
+    };
+    // `call` sends correlation id 42 and client id `fjord-adversarial`.
+    match call(&mut stream, 3, versions) {
+        ResponseBody::ApiVersions(r) => assert_eq!(r.error_code, 0),
+        other => panic!("unexpected response {other:?}"),
+    }
+    let line = retry_until(&ctx("a JSON slow-request line"), CONSUME_TIMEOUT, || {
+        let log = broker.stderr_log();
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| {
+                l["fields"]["message"] == "slow request" && l["span"]["peer"] == peer.as_str()
+            })
+            .ok_or_else(|| format!("not yet in:\n{log}"))
+    });
+    let span = &line["span"];
+    assert_eq!(span["name"], "request", "{line}");
+    assert_eq!(span["client_id"], "fjord-adversarial", "{line}");
+    assert_eq!(span["api_key"], ApiKey::ApiVersions as i16, "{line}");
+    assert_eq!(span["api_version"], 3, "{line}");
+    assert_eq!(span["correlation_id"], 42, "{line}");
+    assert_eq!(line["level"], "WARN", "{line}");
+    assert_eq!(line["fields"]["api"], "ApiVersions", "{line}");
+    assert_eq!(line["fields"]["correlation_id"], 42, "{line}");
 }

@@ -1,30 +1,39 @@
-//! Raw Kafka frames over `std::net::TcpStream`: what a broken or hostile client sends.
+//! Raw Kafka frames over `std::net::TcpStream`: what a broken or hostile client sends, and
+//! requests no stock client sends on demand (a sequence gap, a bad CRC, pipelined frames).
+//! Shared by the adversarial and rdkafka suites. Failures to talk to the broker panic: these
+//! are test helpers.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::Broker;
 use bytes::{Bytes, BytesMut};
-use fjord_compat_tests::Broker;
+use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use fjord_protocol::messages::ProduceRequest;
 use fjord_protocol::{
     ApiKey, Decode, Encode, RequestBody, RequestHeader, ResponseBody, ResponseHeader,
 };
 
 /// How long a test waits for the broker to answer or to close a connection.
-pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(10);
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A raw connection to the broker, with read and write timeouts so a test never hangs.
-pub(crate) fn connect(broker: &Broker) -> TcpStream {
+pub fn connect(broker: &Broker) -> TcpStream {
     let stream = TcpStream::connect(broker.bootstrap())
         .unwrap_or_else(|e| panic!("connect to {}: {e}", broker.bootstrap()));
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_nodelay(true).unwrap();
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .expect("read timeout");
+    stream
+        .set_write_timeout(Some(IO_TIMEOUT))
+        .expect("write timeout");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
     stream
 }
 
 /// The bytes of a request (header and body, no size prefix).
-pub(crate) fn request_bytes(version: i16, correlation_id: i32, body: &RequestBody) -> Vec<u8> {
+pub fn request_bytes(version: i16, correlation_id: i32, body: &RequestBody) -> Vec<u8> {
     let api = body.api_key();
     let header = RequestHeader {
         request_api_key: api as i16,
@@ -36,27 +45,28 @@ pub(crate) fn request_bytes(version: i16, correlation_id: i32, body: &RequestBod
     let mut buf = BytesMut::new();
     header
         .encode(&mut buf, api.request_header_version(version))
-        .unwrap();
-    body.encode(&mut buf, version).unwrap();
+        .unwrap_or_else(|e| panic!("encoding a {api:?} v{version} header: {e}"));
+    body.encode(&mut buf, version)
+        .unwrap_or_else(|e| panic!("encoding a {api:?} v{version} body: {e}"));
     buf.to_vec()
 }
 
 /// `payload` with its 4-byte size prefix.
-pub(crate) fn framed(payload: &[u8]) -> Vec<u8> {
+pub fn framed(payload: &[u8]) -> Vec<u8> {
     let mut out = (payload.len() as i32).to_be_bytes().to_vec();
     out.extend_from_slice(payload);
     out
 }
 
 /// Sends one request frame.
-pub(crate) fn send(stream: &mut TcpStream, version: i16, correlation_id: i32, body: &RequestBody) {
+pub fn send(stream: &mut TcpStream, version: i16, correlation_id: i32, body: &RequestBody) {
     stream
         .write_all(&framed(&request_bytes(version, correlation_id, body)))
-        .unwrap();
+        .unwrap_or_else(|e| panic!("sending a request: {e}"));
 }
 
 /// Reads one response frame's payload; `None` when the broker closed the connection.
-pub(crate) fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
+pub fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
     let mut size = [0u8; 4];
     match stream.read_exact(&mut size) {
         Ok(()) => {}
@@ -64,16 +74,14 @@ pub(crate) fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
         Err(e) => panic!("reading a response size: {e}"),
     }
     let mut payload = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut payload).unwrap();
+    stream
+        .read_exact(&mut payload)
+        .unwrap_or_else(|e| panic!("reading a response of {} bytes: {e}", payload.len()));
     Some(Bytes::from(payload))
 }
 
 /// Sends a request and decodes its response, checking the correlation id.
-pub(crate) fn call(
-    stream: &mut TcpStream,
-    version: i16,
-    body: impl Into<RequestBody>,
-) -> ResponseBody {
+pub fn call(stream: &mut TcpStream, version: i16, body: impl Into<RequestBody>) -> ResponseBody {
     let body = body.into();
     let api = body.api_key();
     send(stream, version, 42, &body);
@@ -83,18 +91,48 @@ pub(crate) fn call(
 }
 
 /// Decodes a response frame's header and body.
-pub(crate) fn decode_response(
+pub fn decode_response(
     api: ApiKey,
     version: i16,
     frame: &mut Bytes,
     correlation_id: i32,
 ) -> ResponseBody {
-    let header = ResponseHeader::decode(frame, api.response_header_version(version)).unwrap();
+    let header = ResponseHeader::decode(frame, api.response_header_version(version))
+        .unwrap_or_else(|e| panic!("{api:?} v{version} response header: {e}"));
     assert_eq!(
         header.correlation_id, correlation_id,
         "{api:?} correlation id"
     );
-    ResponseBody::decode(api, version, frame).unwrap()
+    ResponseBody::decode(api, version, frame)
+        .unwrap_or_else(|e| panic!("{api:?} v{version} response body: {e}"))
+}
+
+/// Produces `records` (raw batch bytes) to `topic`/0 with acks=all on a new connection and
+/// returns the partition's error code.
+pub fn produce(broker: &Broker, topic: &str, records: Bytes) -> i16 {
+    let request = ProduceRequest {
+        acks: -1,
+        timeout_ms: 10_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    match call(&mut connect(broker), 9, request) {
+        ResponseBody::Produce(r) => r
+            .responses
+            .first()
+            .and_then(|t| t.partition_responses.first())
+            .map(|p| p.error_code)
+            .unwrap_or_else(|| panic!("a Produce answer without a partition: {r:?}")),
+        other => panic!("unexpected response {other:?}"),
+    }
 }
 
 fn closed_kind(kind: ErrorKind) -> bool {
@@ -109,7 +147,7 @@ fn closed_kind(kind: ErrorKind) -> bool {
 
 /// Asserts the broker closes `stream` (EOF or reset) without sending anything, within
 /// [`IO_TIMEOUT`].
-pub(crate) fn expect_closed(stream: &mut TcpStream, what: &str) {
+pub fn expect_closed(stream: &mut TcpStream, what: &str) {
     let started = Instant::now();
     let mut buf = [0u8; 64];
     match stream.read(&mut buf) {
@@ -127,7 +165,7 @@ pub(crate) fn expect_closed(stream: &mut TcpStream, what: &str) {
 }
 
 /// Sends raw bytes and closes our sending side (a client that stops mid-frame).
-pub(crate) fn send_raw_and_half_close(stream: &mut TcpStream, bytes: &[u8]) {
+pub fn send_raw_and_half_close(stream: &mut TcpStream, bytes: &[u8]) {
     // The broker may already have closed on a bad prefix; that is what the test wants.
     let _ = stream.write_all(bytes);
     let _ = stream.shutdown(Shutdown::Write);
