@@ -68,11 +68,13 @@ pub(crate) struct ProduceBenchArgs {
     /// Close a batch at this many payload bytes.
     #[arg(long, default_value = "16KiB", value_parser = parse::size)]
     batch_size: u64,
-    /// With --rate, wait this long for a batch to fill before sending it.
+    /// Wait this long for a batch to fill before sending it. Only a --rate run ever waits:
+    /// without one every message is ready at once, so each batch fills to --batch-size (or to
+    /// the last message) immediately and there is nothing to linger for.
     #[arg(long, default_value = "5ms", value_parser = parse::duration)]
     linger: Duration,
-    /// Producer connections, each with its own writer and reader.
-    #[arg(long, short = 'c', default_value_t = 1)]
+    /// Producers: connections, each with its own writer and reader, sharing the partitions.
+    #[arg(long, short = 'c', visible_alias = "producers", default_value_t = 1)]
     connections: u32,
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 5)]
@@ -184,6 +186,11 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
             Ok(h) => histogram.add(&h).context("merging latency histograms")?,
             Err(err) => failure = Some(err),
         }
+    }
+    // A paced run's last message is due one interval before the deadline; the run still lasts
+    // its whole --duration, so the rates it reports are over the time asked for.
+    if let Some(deadline) = deadline.filter(|_| failure.is_none()) {
+        tokio::time::sleep_until(deadline).await;
     }
     let elapsed = start.elapsed();
     line.finish();
