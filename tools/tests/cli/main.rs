@@ -8,4 +8,5 @@ mod errors;
 mod groups;
 mod kcat;
 mod produce_consume;
+mod progress;
 mod topics;
