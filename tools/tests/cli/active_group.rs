@@ -108,10 +108,21 @@ fn describe_until(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
+    describe_members_until(broker, group, 1, what, check)
+}
+
+/// Describes `group` until it is Stable with `members` members and `check` accepts it.
+fn describe_members_until(
+    broker: &Broker,
+    group: &str,
+    members: usize,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     retry_until(what, SETTLE_TIMEOUT, || {
         let described = json(&run(broker, &["group", "describe", group, "--json"]));
         let settled = described["state"] == "Stable"
-            && described["members"].as_array().map(Vec::len) == Some(1);
+            && described["members"].as_array().map(Vec::len) == Some(members);
         if settled && check(&described) {
             Ok(described)
         } else {
@@ -205,4 +216,67 @@ fn describe_shows_an_active_member_its_partitions_and_exact_lag() {
         rows(&described),
         vec![(8, 8, 0, member_id.clone()), (5, 5, 0, member_id)]
     );
+}
+
+#[test]
+fn describe_shows_how_the_range_assignor_shared_partitions_between_two_members() {
+    let broker = Broker::start();
+    create_topic(&broker, "shared", 2);
+    produce(&broker, "shared", &numbered("a", 3), &["-p", "0"]);
+    produce(&broker, "shared", &numbered("b", 3), &["-p", "1"]);
+    let first = Member::start(&broker, "shared", "pair");
+    assert_eq!(first.records(6).len(), 6);
+    describe_until(&broker, "pair", "the first member committed", |d| {
+        rows(d).iter().map(|r| r.0).collect::<Vec<_>>() == [3, 3]
+    });
+
+    // The second member's join makes the first rejoin (at its next heartbeat); then each owns
+    // one partition, the lower member id the first, as the range assignor orders them.
+    let second = Member::start(&broker, "shared", "pair");
+    let described = describe_members_until(&broker, "pair", 2, "two members share", |d| {
+        let owners: Vec<String> = rows(d).into_iter().map(|r| r.3).collect();
+        owners.len() == 2 && owners[0] != owners[1] && !owners.contains(&"-".to_owned())
+    });
+    let mut ids: Vec<String> = described["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["member_id"].as_str().expect("member id").to_owned())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        rows(&described),
+        vec![(3, 3, 0, ids[0].clone()), (3, 3, 0, ids[1].clone())]
+    );
+
+    // New records on partition 1 reach exactly one of the two, and its lag drains.
+    produce(&broker, "shared", &numbered("c", 2), &["-p", "1"]);
+    let (owner, other) = whichever_prints(&first, &second);
+    let printed: Vec<(Option<i64>, Option<i64>)> = std::iter::once(owner.0)
+        .chain(owner.1.records(1))
+        .map(|r| (r["partition"].as_i64(), r["offset"].as_i64()))
+        .collect();
+    assert_eq!(printed, [(Some(1), Some(3)), (Some(1), Some(4))]);
+    describe_members_until(&broker, "pair", 2, "partition 1 drained", |d| {
+        rows(d)[1].0 == 5
+    });
+    assert!(
+        other.lines.try_recv().is_err(),
+        "both members printed partition 1"
+    );
+}
+
+/// The first record either member prints, with the member that printed it and the other one.
+fn whichever_prints<'a>(a: &'a Member, b: &'a Member) -> ((Value, &'a Member), &'a Member) {
+    let deadline = Instant::now() + PRINT_TIMEOUT;
+    while Instant::now() < deadline {
+        // Bounded waits on each in turn; whichever has a line first owns the partition.
+        for (this, that) in [(a, b), (b, a)] {
+            if let Ok(line) = this.lines.recv_timeout(Duration::from_millis(20)) {
+                let record = serde_json::from_str(&line).expect("a JSON line");
+                return ((record, this), that);
+            }
+        }
+    }
+    panic!("neither member printed a record within {PRINT_TIMEOUT:?}");
 }
