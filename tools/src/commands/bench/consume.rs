@@ -32,11 +32,11 @@ pub(crate) struct ConsumeBenchArgs {
     /// Topic to read (from the log start).
     topic: String,
     /// Read only this partition (repeatable; default: all).
-    #[arg(long = "partition", short = 'p')]
+    #[arg(long = "partition", short = 'p', value_name = "P")]
     partitions: Vec<i32>,
     /// Consumers: clients with their own connections, each reading its own share of the
-    /// partitions (at most one per partition).
-    #[arg(long, short = 'c', default_value_t = 1)]
+    /// partitions (so no more than the partitions read).
+    #[arg(long, short = 'c', value_name = "N", default_value_t = 1)]
     consumers: usize,
     /// Stop after this many messages in all (default: at the end of the partitions).
     #[arg(long, short = 'n', conflicts_with = "duration")]

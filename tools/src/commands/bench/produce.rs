@@ -53,7 +53,7 @@ pub(crate) struct ProduceBenchArgs {
     /// Send for this long instead of a count (e.g. 30s).
     #[arg(long, short = 'd', value_parser = parse::duration)]
     duration: Option<Duration>,
-    /// Messages per second over all connections (0: as fast as possible).
+    /// Messages per second over all producers (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
     /// Partitions of the topic when this command creates it.
@@ -74,7 +74,13 @@ pub(crate) struct ProduceBenchArgs {
     #[arg(long, default_value = "5ms", value_parser = parse::duration)]
     linger: Duration,
     /// Producers: connections, each with its own writer and reader, sharing the partitions.
-    #[arg(long, short = 'c', visible_alias = "producers", default_value_t = 1)]
+    #[arg(
+        long,
+        short = 'c',
+        visible_alias = "producers",
+        value_name = "N",
+        default_value_t = 1
+    )]
     connections: u32,
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 5)]
@@ -115,7 +121,10 @@ struct InFlight {
 
 /// Runs `bench produce`.
 pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.connections >= 1, "--connections must be at least 1");
+    anyhow::ensure!(
+        args.connections >= 1,
+        "--producers (--connections) must be at least 1"
+    );
     anyhow::ensure!(
         args.max_in_flight >= 1,
         "--max-in-flight must be at least 1"
