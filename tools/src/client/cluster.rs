@@ -128,6 +128,12 @@ impl Client {
         &self.client_id
     }
 
+    /// Another client of the same cluster, with connections of its own (so load spread over
+    /// clients is spread over sockets). It starts without metadata.
+    pub async fn sibling(&self) -> Result<Self, ClientError> {
+        Self::connect(&self.bootstrap, &self.client_id).await
+    }
+
     /// The connection to `addr`, opened on first use.
     pub async fn connection(&mut self, addr: &str) -> Result<&mut Connection, ClientError> {
         if !self.connections.contains_key(addr) {

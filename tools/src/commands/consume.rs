@@ -1,7 +1,7 @@
 //! `fjordctl consume TOPIC`: print records, from a chosen start, exactly.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, IsTerminal as _, Write as _};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -13,6 +13,7 @@ use fjord_tools::parse;
 
 use super::fetcher::{Fetched, Fetcher};
 use super::member;
+use super::progress::{RunProgress, Unit};
 
 /// `consume`.
 #[derive(Debug, Args)]
@@ -89,9 +90,17 @@ pub(crate) async fn run(client: &mut Client, args: ConsumeArgs) -> anyhow::Resul
     };
     let bounds = log_bounds(client, &args.topic, &partitions).await?;
     let starts = resolve_starts(client, &args.topic, &bounds, args.start()).await?;
-    let ends = bounds.iter().map(|(p, (_, end))| (*p, *end)).collect();
+    let ends: BTreeMap<i32, i64> = bounds.iter().map(|(p, (_, end))| (*p, *end)).collect();
+    // A replay to the end knows how far it goes (offsets, so gaps make it an upper bound).
+    let expected = args.exit.then(|| {
+        starts
+            .iter()
+            .map(|(p, start)| ends.get(p).map_or(0, |end| end - start).max(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .sum()
+    });
     let mut fetcher = Fetcher::new(info, &starts, &ends, args.max_wait);
-    let mut printer = Printer::new(&args.topic, &args.format, args.count);
+    let mut printer = Printer::new(&args.topic, &args.format, args.count, expected);
     loop {
         if printer.finished() || (args.exit && fetcher.at_end()) {
             break;
@@ -156,18 +165,34 @@ pub(crate) struct Printer {
     /// Per partition, the offset after the last record printed: what a group commits.
     next: BTreeMap<i32, i64>,
     out: BufWriter<std::io::Stdout>,
+    /// Records printed, on stderr when someone watches a replay into a file or pipe.
+    progress: RunProgress,
 }
 
 impl Printer {
-    /// A printer for records of `topic`.
-    pub(crate) fn new(topic: &str, format: &str, limit: Option<u64>) -> Self {
+    /// A printer for records of `topic`, printing at most `limit`; `expected` is how many the
+    /// run will print, when known, for the progress line.
+    pub(crate) fn new(
+        topic: &str,
+        format: &str,
+        limit: Option<u64>,
+        expected: Option<u64>,
+    ) -> Self {
+        let total = match (limit, expected) {
+            (Some(limit), Some(expected)) => Some(limit.min(expected)),
+            (limit, expected) => limit.or(expected),
+        };
+        let stdout = std::io::stdout();
+        let progress = RunProgress::new(Unit::Records, total, stdout.is_terminal());
+        progress.note(format!("from {topic}"));
         Self {
             topic: topic.to_owned(),
             format: Format::parse(format),
             limit,
             printed: 0,
             next: BTreeMap::new(),
-            out: BufWriter::new(std::io::stdout()),
+            out: BufWriter::new(stdout),
+            progress,
         }
     }
 
@@ -204,6 +229,7 @@ impl Printer {
             n += 1;
         }
         self.out.flush()?;
+        self.progress.advance(n as u64);
         Ok(n)
     }
 }

@@ -70,7 +70,7 @@ pub(crate) async fn run(
         }
     }
     let mut info = client.topic(&args.topic).await?;
-    let mut printer = Printer::new(&args.topic, &args.format, args.count);
+    let mut printer = Printer::new(&args.topic, &args.format, args.count, None);
     let mut member_id = String::new();
     'generations: loop {
         let membership = join(client, group, &args.topic, &member_id).await?;

@@ -6,6 +6,7 @@ pub(crate) mod fetcher;
 pub(crate) mod group;
 pub(crate) mod member;
 pub(crate) mod produce;
+pub(crate) mod progress;
 pub(crate) mod sender;
 pub(crate) mod table;
 pub(crate) mod topic;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -13,6 +14,7 @@ use fjord_tools::client::Client;
 use fjord_tools::parse::{self, key_value, unescape};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::progress::{RunProgress, Unit};
 use super::sender::{Acks, PartitionAppend, Sender};
 
 /// `produce`.
@@ -88,6 +90,12 @@ pub(crate) async fn run(client: &mut Client, args: ProduceArgs) -> anyhow::Resul
     let mut sender = Sender::new(&args.topic, args.compression, args.acks);
     let mut round_robin = RoundRobin::default();
     let mut written: BTreeMap<i32, Written> = BTreeMap::new();
+    // Typed input is not a long run; piped input is, and a file's size makes it a bar.
+    let progress = RunProgress::new(
+        Unit::Bytes,
+        stdin_file_len(),
+        std::io::stdin().is_terminal(),
+    );
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     loop {
@@ -101,6 +109,7 @@ pub(crate) async fn run(client: &mut Client, args: ProduceArgs) -> anyhow::Resul
                     // Idle input: send what waits. A cancelled `read_until` keeps the bytes it
                     // read in `line`, so a half-read line is finished before it becomes a record.
                     absorb(&mut written, sender.flush(client).await?);
+                    progress.note(sent(&written));
                     if line.is_empty() {
                         continue;
                     }
@@ -111,6 +120,7 @@ pub(crate) async fn run(client: &mut Client, args: ProduceArgs) -> anyhow::Resul
         if read == 0 && line.is_empty() {
             break;
         }
+        progress.advance(line.len() as u64);
         if line.last() == Some(&b'\n') {
             line.pop();
         }
@@ -123,11 +133,28 @@ pub(crate) async fn run(client: &mut Client, args: ProduceArgs) -> anyhow::Resul
         sender.push(partition, key, Some(value), headers.clone());
         if sender.len() >= args.batch_records || sender.bytes() >= args.batch_bytes {
             absorb(&mut written, sender.flush(client).await?);
+            progress.note(sent(&written));
         }
     }
     absorb(&mut written, sender.flush(client).await?);
+    drop(progress);
     eprintln!("{}", report(&args.topic, &written));
     Ok(())
+}
+
+/// The size of standard input when it is a regular file (`produce t < data`), so progress can
+/// be shown as a fraction of it.
+fn stdin_file_len() -> Option<u64> {
+    std::fs::metadata("/dev/stdin")
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.len())
+}
+
+/// `12000 records sent`, for the progress line.
+fn sent(written: &BTreeMap<i32, Written>) -> String {
+    let total: u64 = written.values().map(|w| w.count).sum();
+    format!("{total} records sent")
 }
 
 /// Splits a line into key and value at the first `separator`.

@@ -1,10 +1,15 @@
 //! `consume --group` and the `group` commands, against the broker's consumer group APIs.
 
+use std::collections::BTreeMap;
+
 use fjord_compat_tests::Broker;
 use fjord_protocol::messages::ApiKey;
 use serde_json::Value;
 
-use crate::common::{consume_json, create_topic, fails, json, numbered, ok, produce, run};
+use crate::common::{
+    consume_json, create_topic, fails, first_at_or_after, json, numbered, ok, produce,
+    produce_spread_in_time, rfc3339, run,
+};
 use crate::topics::broker_supports;
 
 /// The broker must advertise the group APIs for these tests to mean anything.
@@ -181,6 +186,104 @@ fn group_list_reset_offsets_and_delete() {
             .any(|g| g["group"] == "auditors"),
         "{listed}"
     );
+}
+
+/// `group reset-offsets GROUP --topic TOPIC TARGET...` (committing); returns the plan.
+fn reset(broker: &Broker, group: &str, topic: &str, target: &[&str]) -> Vec<(i64, i64)> {
+    let mut args = vec!["group", "reset-offsets", group, "--topic", topic, "--json"];
+    args.extend_from_slice(target);
+    json(&run(broker, &args))
+        .as_array()
+        .expect("plan")
+        .iter()
+        .map(|p| {
+            let partition = p["partition"].as_i64().expect("partition");
+            (partition, p["new_offset"].as_i64().expect("new offset"))
+        })
+        .collect()
+}
+
+/// Per partition, the offsets `records` hold, in order.
+fn by_partition(records: &[Value]) -> Vec<(i64, Vec<i64>)> {
+    let mut out: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for r in records {
+        out.entry(r["partition"].as_i64().expect("partition"))
+            .or_default()
+            .push(r["offset"].as_i64().expect("offset"));
+    }
+    out.into_iter().collect()
+}
+
+#[test]
+fn reset_to_an_rfc3339_time_and_to_earliest_then_resume_exactly_there() {
+    let broker = broker_with_groups();
+    create_topic(&broker, "history", 2);
+    // Keyless: round-robin, so both partitions hold records from across the whole run.
+    produce_spread_in_time(&broker, "history", "h", 16, &[]);
+    let all = consume_json(&broker, "history", &["--from-beginning", "-e"]);
+    assert_eq!(all.len(), 16);
+    let caught_up = consume_json(
+        &broker,
+        "history",
+        &["-g", "rebuild", "--from-beginning", "-e"],
+    );
+    assert_eq!(caught_up.len(), 16);
+
+    // A cut that opens a new millisecond in the middle of the run, given in a zone west of UTC.
+    let mut stamps: Vec<i64> = all
+        .iter()
+        .map(|r| r["timestamp"].as_i64().expect("timestamp"))
+        .collect();
+    stamps.sort_unstable();
+    let cut = stamps[6..]
+        .iter()
+        .copied()
+        .find(|&t| t > stamps[5])
+        .unwrap_or_else(|| panic!("no new millisecond after the sixth record: {stamps:?}"));
+    let expected = first_at_or_after(&all, cut);
+    assert!(
+        expected.values().any(|&o| o > 0 && o < 8),
+        "the cut falls inside a partition: {expected:?}"
+    );
+    let plan = reset(
+        &broker,
+        "rebuild",
+        "history",
+        &["--to-timestamp", &rfc3339(cut, -3 * 60)],
+    );
+    assert_eq!(plan, expected.clone().into_iter().collect::<Vec<_>>());
+    let described = json(&run(&broker, &["group", "describe", "rebuild", "--json"]));
+    for (&p, &offset) in &expected {
+        assert_eq!(committed(&described, p), offset, "partition {p}");
+    }
+
+    // A group consumer resumes exactly at the reset offsets (--from-beginning only applies
+    // where nothing is committed).
+    let resumed = consume_json(
+        &broker,
+        "history",
+        &["-g", "rebuild", "--from-beginning", "-e"],
+    );
+    let want: Vec<(i64, Vec<i64>)> = expected
+        .iter()
+        .map(|(&p, &from)| (p, (from..8).collect()))
+        .filter(|(_, offsets): &(i64, Vec<i64>)| !offsets.is_empty())
+        .collect();
+    assert_eq!(by_partition(&resumed), want);
+    assert!(resumed
+        .iter()
+        .all(|r| r["timestamp"].as_i64().expect("timestamp") >= cut));
+
+    let plan = reset(&broker, "rebuild", "history", &["--to-earliest"]);
+    assert_eq!(plan, vec![(0, 0), (1, 0)]);
+    let replayed = consume_json(&broker, "history", &["-g", "rebuild", "-e"]);
+    assert_eq!(
+        by_partition(&replayed),
+        vec![(0, (0..8).collect()), (1, (0..8).collect())]
+    );
+    let described = json(&run(&broker, &["group", "describe", "rebuild", "--json"]));
+    assert_eq!(committed(&described, 0), 8);
+    assert_eq!(committed(&described, 1), 8);
 }
 
 #[test]

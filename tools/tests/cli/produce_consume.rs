@@ -1,18 +1,12 @@
 //! `produce` and `consume`: round trips, exact starts at batch boundaries, timestamps.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use fjord_compat_tests::Broker;
 use serde_json::Value;
 
-use crate::common::{consume_json, create_topic, numbered, ok, produce, run, run_with_stdin};
-
-fn offsets(records: &[Value]) -> Vec<i64> {
-    records
-        .iter()
-        .map(|r| r["offset"].as_i64().expect("offset"))
-        .collect()
-}
+use crate::common::{
+    consume_json, create_topic, first_at_or_after, now_ms, numbered, offsets, ok, produce,
+    produce_spread_in_time, rfc3339, run, run_with_stdin,
+};
 
 fn values(records: &[Value]) -> Vec<String> {
     records
@@ -118,11 +112,6 @@ fn negative_from_offset_counts_back_from_the_end() {
     assert_eq!(offsets(&records), vec![7, 8, 9]);
 }
 
-fn now_ms() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
-    i64::try_from(since.as_millis()).expect("ms fit")
-}
-
 #[test]
 fn consume_from_a_timestamp_starts_at_the_first_record_at_or_after_it() {
     let broker = Broker::start();
@@ -150,6 +139,43 @@ fn consume_from_a_timestamp_starts_at_the_first_record_at_or_after_it() {
     let future = (now_ms() + 3_600_000).to_string();
     let none = consume_json(&broker, "timed", &["--from-timestamp", &future, "-e"]);
     assert!(none.is_empty(), "{none:?}");
+}
+
+#[test]
+fn consume_from_an_rfc3339_time_starts_at_the_exact_record_inside_a_batch() {
+    let broker = Broker::start();
+    for (topic, codec) in [("stamped", "none"), ("zstamped", "zstd")] {
+        create_topic(&broker, topic, 1);
+        produce_spread_in_time(&broker, topic, "r", 12, &["-p", "0", "-z", codec]);
+        let all = consume_json(&broker, topic, &["--from-beginning", "-e"]);
+        assert_eq!(offsets(&all), (0..12).collect::<Vec<_>>());
+        let stamps: Vec<i64> = all
+            .iter()
+            .map(|r| r["timestamp"].as_i64().expect("timestamp"))
+            .collect();
+        // A record in the middle of the (single) batch that opens a new millisecond: starting at
+        // its time must skip exactly the records before it.
+        let k = (4..12)
+            .find(|&k| stamps[k] > stamps[k - 1])
+            .unwrap_or_else(|| panic!("no record after the fourth starts a new ms: {stamps:?}"));
+        let cut = stamps[k];
+        let expected: Vec<i64> = (i64::try_from(k).expect("small")..12).collect();
+        // The same instant in UTC, in a zone east of it, and in epoch milliseconds.
+        for form in [rfc3339(cut, 0), rfc3339(cut, 5 * 60 + 30), cut.to_string()] {
+            let records = consume_json(&broker, topic, &["--from-timestamp", &form, "-e"]);
+            assert_eq!(offsets(&records), expected, "{topic} from {form}");
+            assert_eq!(records[0]["value"], format!("r{k}"), "{topic} from {form}");
+        }
+        // One millisecond earlier starts at the first record of that millisecond, wherever it is.
+        let earlier = rfc3339(cut - 1, -8 * 60);
+        let records = consume_json(&broker, topic, &["--from-timestamp", &earlier, "-e"]);
+        let first = first_at_or_after(&all, cut - 1)[&0];
+        assert_eq!(
+            offsets(&records),
+            (first..12).collect::<Vec<_>>(),
+            "{earlier}"
+        );
+    }
 }
 
 #[test]

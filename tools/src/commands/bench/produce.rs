@@ -53,7 +53,7 @@ pub(crate) struct ProduceBenchArgs {
     /// Send for this long instead of a count (e.g. 30s).
     #[arg(long, short = 'd', value_parser = parse::duration)]
     duration: Option<Duration>,
-    /// Messages per second over all connections (0: as fast as possible).
+    /// Messages per second over all producers (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
     /// Partitions of the topic when this command creates it.
@@ -68,11 +68,19 @@ pub(crate) struct ProduceBenchArgs {
     /// Close a batch at this many payload bytes.
     #[arg(long, default_value = "16KiB", value_parser = parse::size)]
     batch_size: u64,
-    /// With --rate, wait this long for a batch to fill before sending it.
+    /// Wait this long for a batch to fill before sending it. Only a --rate run ever waits:
+    /// without one every message is ready at once, so each batch fills to --batch-size (or to
+    /// the last message) immediately and there is nothing to linger for.
     #[arg(long, default_value = "5ms", value_parser = parse::duration)]
     linger: Duration,
-    /// Producer connections, each with its own writer and reader.
-    #[arg(long, short = 'c', default_value_t = 1)]
+    /// Producers: connections, each with its own writer and reader, sharing the partitions.
+    #[arg(
+        long,
+        short = 'c',
+        visible_alias = "producers",
+        value_name = "N",
+        default_value_t = 1
+    )]
     connections: u32,
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 5)]
@@ -113,7 +121,10 @@ struct InFlight {
 
 /// Runs `bench produce`.
 pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.connections >= 1, "--connections must be at least 1");
+    anyhow::ensure!(
+        args.connections >= 1,
+        "--producers (--connections) must be at least 1"
+    );
     anyhow::ensure!(
         args.max_in_flight >= 1,
         "--max-in-flight must be at least 1"
@@ -184,6 +195,11 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
             Ok(h) => histogram.add(&h).context("merging latency histograms")?,
             Err(err) => failure = Some(err),
         }
+    }
+    // A paced run's last message is due one interval before the deadline; the run still lasts
+    // its whole --duration, so the rates it reports are over the time asked for.
+    if let Some(deadline) = deadline.filter(|_| failure.is_none()) {
+        tokio::time::sleep_until(deadline).await;
     }
     let elapsed = start.elapsed();
     line.finish();
