@@ -158,6 +158,49 @@ async fn state_survives_a_restart_and_prepared_transactions_are_finished() {
     groups.stop().await;
 }
 
+/// The offset group "g" has committed for out-1, if any.
+async fn committed(groups: &crate::group::GroupCoordinator) -> Option<i64> {
+    let result = groups
+        .fetch(crate::group::types::OffsetFetch {
+            group_id: "g".into(),
+            partitions: Some(vec![GroupTp::new("out", 1)]),
+        })
+        .await;
+    assert_eq!(result.error, None);
+    result.offsets[0].1.as_ref().map(|c| c.offset)
+}
+
+fn pending(offset: i64) -> PendingOffset {
+    PendingOffset {
+        group_id: "g".into(),
+        partition: ("out".into(), 1),
+        offset,
+        leader_epoch: -1,
+        metadata: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn offsets_sent_in_an_aborted_transaction_are_never_committed() {
+    let s = setup();
+    let p = producer("t", init(&s.txn, "t", 0));
+    s.txn.add_offsets(&p, "g".into(), 10).unwrap();
+    s.txn.commit_offsets(&p, vec![pending(5)], 20).unwrap();
+    assert_eq!(committed(&s.groups).await, None, "parked until the commit");
+    s.txn.end(&s.groups, &p, false, 30).await.unwrap();
+    assert_eq!(committed(&s.groups).await, None, "aborted: dropped");
+    // The background pass has nothing left to hand over either.
+    s.txn.tick(&s.groups, 40).await;
+    assert_eq!(committed(&s.groups).await, None);
+
+    // The next transaction commits its own offset, not the aborted one.
+    s.txn.add_offsets(&p, "g".into(), 50).unwrap();
+    s.txn.commit_offsets(&p, vec![pending(7)], 60).unwrap();
+    s.txn.end(&s.groups, &p, true, 70).await.unwrap();
+    assert_eq!(committed(&s.groups).await, Some(7));
+    s.groups.stop().await;
+}
+
 /// `transactional.id.expiration.ms` in the expiry tests.
 const EXPIRATION_MS: i64 = 10_000;
 
