@@ -243,3 +243,20 @@ def test_producers_survive_a_restart(broker):
     got, ends = read_all(broker, topic)
     assert ends[0] == 10
     assert [v for _, v in got[0]] == numbered("a", 5) + numbered("b", 5)
+
+
+def test_idle_producers_expire_after_the_configured_time(broker_factory):
+    """--producer-id-expiration-ms reaches the maintenance task, which prunes partitions
+    nobody writes to any more."""
+    broker = broker_factory(
+        "--producer-id-expiration-ms", 1000, "--log-retention-check-interval-ms", 100,
+    )
+    topic = "idem-expiry"
+    create_topic(broker, topic)
+    offsets, errors = produce_confluent(broker, topic, numbered("e", 2))
+    assert (offsets, errors) == ([0, 1], [])
+    wait_until(
+        "the idle producer's state expired",
+        lambda: describe_producers(broker, topic) == {},
+        timeout=15.0,
+    )

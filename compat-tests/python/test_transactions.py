@@ -302,3 +302,40 @@ def test_an_open_transaction_is_described_and_listed(broker):
         assert listed("CompleteCommit") == [("open-txn", TransactionState.COMPLETE_COMMIT)]
     finally:
         admin.close()
+
+
+def test_idle_transactional_ids_expire_after_the_configured_time(broker_factory):
+    """--transactional-id-expiration-ms reaches the coordinator: a finished transactional id
+    is forgotten, an open one is kept, and the forgotten one stays gone after a restart."""
+    broker = broker_factory("--transactional-id-expiration-ms", 1000)
+    create_topic(broker, "expiring")
+    done = txn_producer(broker, "finished")
+    done.init_transactions(T)
+    done.begin_transaction()
+    done.produce("expiring", b"committed", partition=0)
+    done.commit_transaction(T)
+    still_open = txn_producer(broker, "still-open")
+    still_open.init_transactions(T)
+    still_open.begin_transaction()
+    still_open.produce("expiring", b"pending", partition=0)
+    assert still_open.flush(T) == 0
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=T * 1000)
+
+    def ids():
+        by_broker = admin.list_transactions()
+        return sorted(t.transactional_id for ts in by_broker.values() for t in ts)
+
+    try:
+        wait_until("the finished id expired", lambda: ids() == ["still-open"])
+    finally:
+        admin.close()
+    still_open.commit_transaction(T)
+
+    # Back to the default week: only the tombstone written at expiry can keep it gone now.
+    broker.args = []
+    broker.restart()
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=T * 1000)
+    try:
+        assert "finished" not in ids(), ctx("the tombstone keeps it gone after a restart")
+    finally:
+        admin.close()
