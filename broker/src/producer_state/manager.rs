@@ -100,13 +100,9 @@ impl ProducerStateManager {
     }
 
     /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`) as of
-    /// `now_ms`; returns how many.
+    /// `now_ms`; returns how many (the maintenance task logs them, naming the partition).
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
-        let removed = self.state.expire(now_ms, expiration_ms);
-        if removed > 0 {
-            debug!(dir = %self.dir.display(), removed, "expired idle producers");
-        }
-        removed
+        self.state.expire(now_ms, expiration_ms)
     }
 
     /// Writes a snapshot as of `log_end_offset` (every producer batch below it is in the
