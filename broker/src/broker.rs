@@ -57,8 +57,12 @@ impl Broker {
         let groups =
             crate::group::boot::start(&topics, config.groups.clone(), crate::clock::now_ms())
                 .map_err(OpenError::Groups)?;
-        let transactions = crate::txn::TransactionCoordinator::start(&data_dir.path, &topics)
-            .map_err(OpenError::Transactions)?;
+        let transactions = crate::txn::TransactionCoordinator::start(
+            &data_dir.path,
+            &topics,
+            config.transactions.clone(),
+        )
+        .map_err(OpenError::Transactions)?;
         Ok(Self {
             config,
             data_dir,

@@ -8,6 +8,7 @@ use clap::Parser;
 use serde::Deserialize;
 
 use crate::group::GroupConfig;
+use crate::txn::TxnConfig;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,14 @@ struct Cli {
     /// (`log.retention.check.interval.ms`).
     #[arg(long, env = "FJORD_LOG_RETENTION_CHECK_INTERVAL_MS")]
     log_retention_check_interval_ms: Option<u64>,
+    /// Forget a partition's idempotent producer after this many milliseconds without a write
+    /// from it (`producer.id.expiration.ms`).
+    #[arg(long, env = "FJORD_PRODUCER_ID_EXPIRATION_MS")]
+    producer_id_expiration_ms: Option<i64>,
+    /// Forget a transactional id whose last transaction ended this many milliseconds ago
+    /// (`transactional.id.expiration.ms`).
+    #[arg(long, env = "FJORD_TRANSACTIONAL_ID_EXPIRATION_MS")]
+    transactional_id_expiration_ms: Option<i64>,
     /// Fsync every append before acknowledging it (concurrent appends share one fsync), so
     /// acknowledged data also survives a machine crash, not only a killed process.
     #[arg(long, env = "FJORD_FSYNC_BEFORE_ACK", num_args = 0..=1, default_missing_value = "true")]
@@ -142,6 +151,8 @@ struct FileConfig {
     group_min_session_timeout_ms: Option<i32>,
     offsets_retention_minutes: Option<i64>,
     log_retention_check_interval_ms: Option<u64>,
+    producer_id_expiration_ms: Option<i64>,
+    transactional_id_expiration_ms: Option<i64>,
     fsync_before_ack: Option<bool>,
     log_level: Option<String>,
     log_json: Option<bool>,
@@ -175,6 +186,10 @@ pub struct Config {
     pub groups: GroupConfig,
     /// Milliseconds between log maintenance rounds.
     pub log_retention_check_interval_ms: u64,
+    /// How long a partition keeps an idle producer's state (`producer.id.expiration.ms`).
+    pub producer_id_expiration_ms: i64,
+    /// Transaction coordinator settings.
+    pub transactions: TxnConfig,
     /// Whether appends are fsynced before they are acknowledged.
     pub fsync_before_ack: bool,
     /// Log filter.
@@ -192,6 +207,9 @@ impl Config {
 
     /// Kafka's `log.retention.check.interval.ms` default: 5 minutes.
     pub const DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
+
+    /// Kafka's `producer.id.expiration.ms` default: one day.
+    pub const DEFAULT_PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
 
     /// Default slow-request threshold: one second.
     pub const DEFAULT_SLOW_REQUEST_MS: u64 = 1_000;
@@ -217,6 +235,8 @@ impl Config {
             limits: crate::limits::Limits::default(),
             groups: GroupConfig::default(),
             log_retention_check_interval_ms: Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS,
+            producer_id_expiration_ms: Self::DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+            transactions: TxnConfig::default(),
             fsync_before_ack: false,
             log_level: "info".into(),
             log_json: false,
@@ -240,6 +260,20 @@ impl Config {
         };
         let groups = group_config(&cli, &file)?;
         let limits = limits_config(&cli, &file)?;
+        let producer_id_expiration_ms = positive_ms(
+            "producer-id-expiration-ms",
+            cli.producer_id_expiration_ms
+                .or(file.producer_id_expiration_ms),
+        )?
+        .unwrap_or(Self::DEFAULT_PRODUCER_ID_EXPIRATION_MS);
+        let mut transactions = TxnConfig::default();
+        if let Some(ms) = positive_ms(
+            "transactional-id-expiration-ms",
+            cli.transactional_id_expiration_ms
+                .or(file.transactional_id_expiration_ms),
+        )? {
+            transactions.transactional_id_expiration_ms = ms;
+        }
         let listen = cli
             .listen
             .or(file.listen)
@@ -300,6 +334,8 @@ impl Config {
                 .or(file.log_retention_check_interval_ms)
                 .unwrap_or(Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS)
                 .max(1),
+            producer_id_expiration_ms,
+            transactions,
             fsync_before_ack: cli
                 .fsync_before_ack
                 .or(file.fsync_before_ack)
@@ -358,6 +394,18 @@ fn limits_config(cli: &Cli, file: &FileConfig) -> Result<crate::limits::Limits, 
         limits.connections_max_idle_ms = ms;
     }
     Ok(limits)
+}
+
+/// A duration in milliseconds that must be at least 1, as Kafka requires of its expirations.
+fn positive_ms(name: &'static str, value: Option<i64>) -> Result<Option<i64>, ConfigError> {
+    match value {
+        Some(ms) if ms < 1 => Err(ConfigError::Invalid {
+            name,
+            value: ms.to_string(),
+            why: "must be at least 1",
+        }),
+        other => Ok(other),
+    }
 }
 
 fn group_config(cli: &Cli, file: &FileConfig) -> Result<GroupConfig, ConfigError> {
@@ -549,6 +597,38 @@ mod tests {
         // A flag given with a value wins over the file.
         let config = parse(&["--config", path.to_str().unwrap(), "--log-json", "false"]).unwrap();
         assert!(!config.log_json);
+    }
+
+    #[test]
+    fn expiration_settings_are_read_from_flags_and_file() {
+        let defaults = parse(&[]).unwrap();
+        assert_eq!(defaults.producer_id_expiration_ms, 86_400_000);
+        assert_eq!(
+            defaults.transactions.transactional_id_expiration_ms,
+            604_800_000
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fjord.toml");
+        std::fs::write(&path, "transactional-id-expiration-ms = 5000\n").unwrap();
+        let config = parse(&[
+            "--config",
+            path.to_str().unwrap(),
+            "--producer-id-expiration-ms",
+            "1000",
+        ])
+        .unwrap();
+        assert_eq!(config.producer_id_expiration_ms, 1_000);
+        assert_eq!(config.transactions.transactional_id_expiration_ms, 5_000);
+        let err = parse(&["--producer-id-expiration-ms", "0"]).unwrap_err();
+        assert!(
+            err.to_string().contains("producer-id-expiration-ms"),
+            "{err}"
+        );
+        let err = parse(&["--transactional-id-expiration-ms=-1"]).unwrap_err();
+        assert!(
+            err.to_string().contains("transactional-id-expiration-ms"),
+            "{err}"
+        );
     }
 
     #[test]

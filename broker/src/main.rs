@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use fjord_broker::broker::Broker;
@@ -63,7 +62,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     println!("listening on {bound}");
     let maintaining = tokio::spawn(maintenance::run(
         broker.topics.clone(),
-        Duration::from_millis(broker.config.log_retention_check_interval_ms),
+        maintenance::MaintenanceConfig::from_config(&broker.config),
         stopped.clone(),
     ));
     let transacting = tokio::spawn(fjord_broker::txn::run(broker.clone(), stopped.clone()));

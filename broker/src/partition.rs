@@ -128,7 +128,7 @@ impl Partition {
     /// Opens (or creates) the partition's log in `dir` and loads its producer state.
     pub fn open(index: i32, dir: &Path, config: LogConfig) -> Result<Self, PartitionOpenError> {
         let log = Log::open(dir, config)?;
-        let producers = ProducerStateManager::load(&log, crate::clock::now_ms())
+        let producers = ProducerStateManager::load(&log)
             .map_err(|e| PartitionOpenError::ProducerState(Box::new(e)))?;
         let first_unstable = producers
             .state()
@@ -238,7 +238,7 @@ impl Partition {
             stored_timestamp,
         );
         self.publish_first_unstable(&producers);
-        producers.after_append(self.log.log_end_offset(), options.now_ms);
+        producers.after_append(self.log.log_end_offset());
         drop(producers);
         self.notify_appended();
         Ok(Produced {
@@ -297,7 +297,7 @@ impl Partition {
             .state_mut()
             .record_marker(marker, info.base_offset);
         self.publish_first_unstable(&producers);
-        producers.after_append(self.log.log_end_offset(), now_ms);
+        producers.after_append(self.log.log_end_offset());
         drop(producers);
         self.notify_appended();
         Ok(info.base_offset)
@@ -317,9 +317,10 @@ impl Partition {
             .collect()
     }
 
-    /// Forgets producers idle past `producer.id.expiration.ms` as of `now_ms`.
-    pub fn expire_producers(&self, now_ms: i64) -> usize {
-        self.lock_producers().expire(now_ms)
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`) as of
+    /// `now_ms` that have no open transaction here; returns how many.
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.lock_producers().expire(now_ms, expiration_ms)
     }
 
     /// Flushes the log and snapshots the producer state at its end, so the next start

@@ -4,13 +4,18 @@
 //! - `FJORD_TEST_DROP_AFTER_APPEND=N`: the N-th Produce request (counting from 1, over the
 //!   broker's lifetime, only requests that appended something) is appended but not answered:
 //!   its connection is closed instead. The client sees a network error and retries the same
-//!   batch, which is how the compatibility tests prove a retry is not written twice.
+//!   batch, which is how the compatibility tests prove a retry is not written twice. The
+//!   broker logs [`DROP_FIRED_LOG`] at WARN when it drops the answer, so a test can tell the
+//!   fault fired rather than merely being armed.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The environment variable of the drop-after-append fault.
 pub const DROP_AFTER_APPEND_VAR: &str = "FJORD_TEST_DROP_AFTER_APPEND";
+
+/// The message logged when the drop-after-append fault fires; tests look for it in stderr.
+pub const DROP_FIRED_LOG: &str = "test fault fired: produce answer dropped after its append";
 
 static DROP_AT: OnceLock<Option<u64>> = OnceLock::new();
 static APPENDED_PRODUCES: AtomicU64 = AtomicU64::new(0);
@@ -30,5 +35,9 @@ pub fn drop_produce_answer() -> bool {
     }) else {
         return false;
     };
-    APPENDED_PRODUCES.fetch_add(1, Ordering::Relaxed) + 1 == at
+    let fires = APPENDED_PRODUCES.fetch_add(1, Ordering::Relaxed) + 1 == at;
+    if fires {
+        tracing::warn!(var = DROP_AFTER_APPEND_VAR, at, "{DROP_FIRED_LOG}");
+    }
+    fires
 }

@@ -141,3 +141,111 @@ fn add(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::testing::{ctx, TestBroker};
+    use crate::txn::state::TxnState;
+    use fjord_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTransaction;
+    use fjord_protocol::messages::ApiKey;
+
+    fn verify(
+        producer: &TxnProducer,
+        topic: &str,
+        partitions: &[i32],
+    ) -> AddPartitionsToTxnTransaction {
+        AddPartitionsToTxnTransaction {
+            transactional_id: producer.transactional_id.clone(),
+            producer_id: producer.producer_id,
+            producer_epoch: producer.epoch,
+            verify_only: true,
+            topics: vec![AddPartitionsToTxnTopic {
+                name: topic.into(),
+                partitions: partitions.to_vec(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// One partition's result: topic, partition, code.
+    type PartitionCode = (String, i32, ErrorCode);
+
+    /// Each transaction's id with its partitions' results.
+    fn codes(response: &AddPartitionsToTxnResponse) -> Vec<(String, Vec<PartitionCode>)> {
+        response
+            .results_by_transaction
+            .iter()
+            .map(|t| {
+                let codes = t
+                    .topic_results
+                    .iter()
+                    .flat_map(|topic| {
+                        topic.results_by_partition.iter().map(|p| {
+                            (
+                                topic.name.clone(),
+                                p.partition_index,
+                                ErrorCode::from(p.partition_error_code),
+                            )
+                        })
+                    })
+                    .collect();
+                (t.transactional_id.clone(), codes)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn batched_verify_only_reports_partitions_outside_the_transaction_and_adds_none() {
+        let t = TestBroker::with_topic("out", 3);
+        let open = t.init_producer(Some("open"));
+        assert_eq!(t.add_partitions(&open, "out", &[0]), vec![0]);
+        let idle = t.init_producer(Some("idle"));
+        let stale = TxnProducer {
+            epoch: open.epoch + 1,
+            ..open.clone()
+        };
+        let request = AddPartitionsToTxnRequest {
+            transactions: vec![
+                verify(&open, "out", &[0, 1]),
+                verify(&idle, "out", &[2]),
+                verify(&stale, "out", &[0]),
+                verify(&open, "missing", &[0]),
+            ],
+            ..Default::default()
+        };
+        let response = handle(&t.broker, &ctx(ApiKey::AddPartitionsToTxn, 4), request);
+        let out = |p, code| ("out".to_string(), p, code);
+        assert_eq!(
+            codes(&response),
+            vec![
+                (
+                    "open".to_string(),
+                    vec![out(0, ErrorCode::None), out(1, ErrorCode::InvalidTxnState)]
+                ),
+                ("idle".to_string(), vec![out(2, ErrorCode::InvalidTxnState)]),
+                ("open".to_string(), vec![out(0, ErrorCode::ProducerFenced)]),
+                (
+                    "open".to_string(),
+                    vec![("missing".to_string(), 0, ErrorCode::UnknownTopicOrPartition)]
+                ),
+            ]
+        );
+        // Verification changed nothing: the open transaction still holds only partition 0,
+        // and the idle id did not start one.
+        let open_now = t.broker.transactions.describe("open").unwrap();
+        assert_eq!(
+            open_now.partitions.into_iter().collect::<Vec<_>>(),
+            vec![("out".to_string(), 0)]
+        );
+        assert_eq!(
+            open_now.epoch, open.epoch,
+            "not fenced by the stale request"
+        );
+        let idle_now = t.broker.transactions.describe("idle").unwrap();
+        assert_eq!(idle_now.state, TxnState::Empty);
+        assert!(idle_now.partitions.is_empty());
+        t.stop().await;
+    }
+}

@@ -33,5 +33,7 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod txn_offset_commit;
 pub mod write_txn_markers;

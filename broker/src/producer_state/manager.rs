@@ -1,6 +1,7 @@
 //! The producer state of one partition as the broker keeps it: loaded at open from the newest
 //! usable snapshot plus a replay of the log after it, snapshotted as the log grows, and
-//! pruned of idle producers.
+//! pruned of idle producers when the maintenance task says so (it owns the
+//! `producer.id.expiration.ms` setting, so every partition, idle or not, is pruned by it).
 
 use std::path::{Path, PathBuf};
 
@@ -9,16 +10,13 @@ use tracing::{debug, warn};
 
 use super::rebuild::{replay, RebuildError};
 use super::snapshot::{self, SnapshotError};
-use super::{ProducerStates, DEFAULT_EXPIRATION_MS};
+use super::ProducerStates;
 
 /// A snapshot is taken once the log grew this many offsets past the last one, bounding the
 /// replay after a crash.
 const SNAPSHOT_INTERVAL_OFFSETS: i64 = 50_000;
 /// Snapshots kept; older ones are removed after a new one is written.
 const SNAPSHOTS_KEPT: usize = 2;
-/// How often idle producers are looked for (Kafka's
-/// `producer.id.expiration.check.interval.ms`).
-const EXPIRY_CHECK_INTERVAL_MS: i64 = 10 * 60 * 1000;
 
 /// Why the producer state could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -31,17 +29,13 @@ pub enum LoadError {
     Rebuild(#[from] RebuildError),
 }
 
-/// One partition's producer state, its snapshots and its expiry schedule.
+/// One partition's producer state and its snapshots.
 #[derive(Debug)]
 pub struct ProducerStateManager {
     /// The partition directory, where snapshots live next to the segments.
     dir: PathBuf,
     /// The state itself.
     state: ProducerStates,
-    /// `producer.id.expiration.ms`.
-    expiration_ms: i64,
-    /// When idle producers were last looked for.
-    last_expiry_check_ms: i64,
     /// Offset of the newest snapshot (or the log start when there is none).
     last_snapshot_offset: i64,
 }
@@ -50,8 +44,9 @@ impl ProducerStateManager {
     /// Loads the state of the partition whose log is `log`: the newest snapshot not past the
     /// log end, then the log after it. Snapshots past the log end (the log lost unflushed
     /// data in a crash) and unreadable ones are removed. Writes a fresh snapshot when the
-    /// replay read anything, so the next start replays only what is new.
-    pub fn load(log: &Log, now_ms: i64) -> Result<Self, LoadError> {
+    /// replay read anything, so the next start replays only what is new. Producers idle past
+    /// their expiration are kept until the maintenance task's next pass, which runs at start.
+    pub fn load(log: &Log) -> Result<Self, LoadError> {
         let dir = log.dir().to_path_buf();
         let end = log.log_end_offset();
         let mut loaded = None;
@@ -74,13 +69,10 @@ impl ProducerStateManager {
             loaded.unwrap_or((log.log_start_offset(), ProducerStates::default()));
         let report = replay(log, from, &mut state)?;
         state.truncate_head(log.log_start_offset());
-        state.expire(now_ms, DEFAULT_EXPIRATION_MS);
         debug!(dir = %dir.display(), from, ?report, "loaded producer state");
         let mut manager = Self {
             dir,
             state,
-            expiration_ms: DEFAULT_EXPIRATION_MS,
-            last_expiry_check_ms: now_ms,
             last_snapshot_offset: from,
         };
         if report.bytes > 0 {
@@ -99,30 +91,18 @@ impl ProducerStateManager {
         &mut self.state
     }
 
-    /// Sets `producer.id.expiration.ms`.
-    pub fn set_expiration_ms(&mut self, expiration_ms: i64) {
-        self.expiration_ms = expiration_ms;
-    }
-
-    /// Housekeeping after an append of a producer batch: expiry when due, a snapshot when the
-    /// log grew enough since the last one.
-    pub fn after_append(&mut self, log_end_offset: i64, now_ms: i64) {
-        if now_ms.saturating_sub(self.last_expiry_check_ms) >= EXPIRY_CHECK_INTERVAL_MS {
-            self.expire(now_ms);
-        }
+    /// Housekeeping after an append of a producer batch: a snapshot when the log grew enough
+    /// since the last one.
+    pub fn after_append(&mut self, log_end_offset: i64) {
         if log_end_offset - self.last_snapshot_offset >= SNAPSHOT_INTERVAL_OFFSETS {
             self.snapshot(log_end_offset);
         }
     }
 
-    /// Forgets producers idle past the expiration.
-    pub fn expire(&mut self, now_ms: i64) -> usize {
-        self.last_expiry_check_ms = now_ms;
-        let removed = self.state.expire(now_ms, self.expiration_ms);
-        if removed > 0 {
-            debug!(dir = %self.dir.display(), removed, "expired idle producers");
-        }
-        removed
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`) as of
+    /// `now_ms`; returns how many (the maintenance task logs them, naming the partition).
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.state.expire(now_ms, expiration_ms)
     }
 
     /// Writes a snapshot as of `log_end_offset` (every producer batch below it is in the

@@ -26,9 +26,6 @@ pub use manager::ProducerStateManager;
 /// Batches remembered per producer: the most a producer has in flight to one partition.
 pub const BATCHES_TO_RETAIN: usize = 5;
 
-/// Kafka's default `producer.id.expiration.ms`: one day without writes forgets a producer.
-pub const DEFAULT_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
-
 /// What the producer state needs to know about a batch of an idempotent producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProducerBatch {

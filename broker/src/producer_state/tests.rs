@@ -256,7 +256,7 @@ mod durable {
             builder = builder.producer(id, epoch, seq);
         }
         for i in 0..records {
-            // Recent timestamps: the load at open expires producers idle for a day.
+            // Recent timestamps, as a client would stamp them.
             let now = crate::clock::now_ms();
             builder.push(
                 now,

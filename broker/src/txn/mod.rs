@@ -7,8 +7,9 @@
 //! partition in it, then (on commit) hands the parked offsets to the group coordinator, then
 //! writes CompleteCommit/CompleteAbort. On one node the markers are local appends, so EndTxn
 //! finishes before it answers. A crash between prepare and complete leaves the prepare state
-//! in the log; the coordinator's background task finishes it after the restart, and aborts
-//! open transactions past their timeout (bumping the epoch, which fences the zombie).
+//! in the log; the coordinator's background task finishes it after the restart, aborts
+//! open transactions past their timeout (bumping the epoch, which fences the zombie), and
+//! forgets transactional ids idle past `transactional.id.expiration.ms` with a tombstone.
 //!
 //! - [`state`]: one transactional id's metadata and its transition rules (pure).
 //! - [`store`]: the `__transaction_state` records.
@@ -18,6 +19,7 @@ pub mod state;
 pub mod store;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -41,6 +43,31 @@ pub const MAX_TIMEOUT_MS: i32 = 15 * 60 * 1000;
 const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 /// The coordinator epoch written into markers: one coordinator, never moved.
 const COORDINATOR_EPOCH: i32 = 0;
+/// Longest time between looks for expired transactional ids (Kafka's
+/// `transaction.remove.expired.transaction.cleanup.interval.ms`); a shorter expiration is
+/// looked for as often as it lasts.
+const EXPIRY_CHECK_INTERVAL_MS: i64 = 60 * 60 * 1000;
+
+/// Transaction coordinator settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnConfig {
+    /// How long a transactional id with no transaction open is kept without activity
+    /// (`transactional.id.expiration.ms`).
+    pub transactional_id_expiration_ms: i64,
+}
+
+impl TxnConfig {
+    /// Kafka's `transactional.id.expiration.ms` default: seven days.
+    pub const DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+}
+
+impl Default for TxnConfig {
+    fn default() -> Self {
+        Self {
+            transactional_id_expiration_ms: Self::DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS,
+        }
+    }
+}
 
 /// Why the coordinator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -170,13 +197,22 @@ pub struct TransactionCoordinator {
     /// The state of every transactional id. Held across state writes and marker appends,
     /// which are local and short; never across an await.
     txns: Mutex<HashMap<String, TxnMetadata>>,
+    /// Settings.
+    config: TxnConfig,
+    /// When expired transactional ids were last looked for (`i64::MIN`: never, so the
+    /// first tick after start forgets those that expired while the broker was down).
+    last_expiry_check_ms: AtomicI64,
 }
 
 impl TransactionCoordinator {
     /// Starts the coordinator: opens the producer id allocator in `data_dir`, finds or
     /// creates `__transaction_state` and replays it. Transactions left in a prepare state are
     /// finished by [`run`].
-    pub fn start(data_dir: &std::path::Path, topics: &Arc<Topics>) -> Result<Self, TxnBootError> {
+    pub fn start(
+        data_dir: &std::path::Path,
+        topics: &Arc<Topics>,
+        config: TxnConfig,
+    ) -> Result<Self, TxnBootError> {
         let topic = match topics.get(TXN_TOPIC) {
             Some(topic) => topic,
             None => {
@@ -197,6 +233,8 @@ impl TransactionCoordinator {
             topics: topics.clone(),
             log,
             txns: Mutex::new(txns),
+            config,
+            last_expiry_check_ms: AtomicI64::new(i64::MIN),
         })
     }
 
@@ -548,6 +586,40 @@ impl TransactionCoordinator {
                 warn!(transactional_id = %id, error = %e, "completing a transaction failed; will retry");
             }
         }
+        let expiration = self.config.transactional_id_expiration_ms;
+        let last_check = self.last_expiry_check_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last_check) >= expiration.min(EXPIRY_CHECK_INTERVAL_MS) {
+            self.last_expiry_check_ms.store(now_ms, Ordering::Relaxed);
+            if let Err(e) = self.expire_transactional_ids(now_ms) {
+                warn!(error = %e, "expiring transactional ids failed; will retry");
+            }
+        }
+    }
+
+    /// Forgets the transactional ids that expired at `now_ms` (see [`TxnMetadata::expired`]),
+    /// writing their tombstones to `__transaction_state` first so a restart does not bring
+    /// them back. Returns the ids forgotten, sorted; on a failed write, none is forgotten.
+    pub fn expire_transactional_ids(&self, now_ms: i64) -> Result<Vec<String>, WriteError> {
+        let expiration = self.config.transactional_id_expiration_ms;
+        let mut txns = self.lock();
+        let mut expired: Vec<String> = txns
+            .iter()
+            .filter(|(_, m)| m.expired(now_ms, expiration))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if expired.is_empty() {
+            return Ok(expired);
+        }
+        expired.sort();
+        store::forget(&self.log.log, expired.iter().map(String::as_str), now_ms)?;
+        for id in &expired {
+            txns.remove(id);
+        }
+        info!(
+            count = expired.len(),
+            "forgot transactional ids idle past transactional.id.expiration.ms"
+        );
+        Ok(expired)
     }
 
     fn abort_timed_out(&self, id: &str, now_ms: i64) -> Result<(), WriteError> {

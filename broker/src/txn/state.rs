@@ -246,6 +246,16 @@ impl TxnMetadata {
         }
     }
 
+    /// Whether the transactional id may be forgotten at `now_ms` (Kafka's
+    /// `transactional.id.expiration.ms`): no transaction is open or ending, and nothing
+    /// happened to it for `expiration_ms`.
+    pub fn expired(&self, now_ms: i64, expiration_ms: i64) -> bool {
+        matches!(
+            self.state,
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+        ) && now_ms.saturating_sub(self.last_update_ms) >= expiration_ms
+    }
+
     /// Whether an open transaction ran past its timeout at `now_ms`.
     pub fn timed_out(&self, now_ms: i64) -> bool {
         self.state == TxnState::Ongoing
@@ -317,6 +327,27 @@ mod tests {
         m.add([("t".to_string(), 0)], None, 10_000).unwrap();
         assert!(!m.timed_out(70_000));
         assert!(m.timed_out(70_001));
+    }
+
+    #[test]
+    fn only_ids_without_a_live_transaction_expire() {
+        let mut m = meta();
+        assert!(!m.expired(1_000 + 9_999, 10_000));
+        assert!(m.expired(1_000 + 10_000, 10_000), "Empty and idle");
+        m.add([("t".to_string(), 0)], None, 5_000).unwrap();
+        assert!(
+            !m.expired(i64::MAX, 10_000),
+            "an open transaction is never expired"
+        );
+        for state in [TxnState::PrepareCommit, TxnState::PrepareAbort] {
+            m.state = state;
+            assert!(!m.expired(i64::MAX, 10_000), "{state:?}");
+        }
+        for state in [TxnState::CompleteCommit, TxnState::CompleteAbort] {
+            m.state = state;
+            assert!(!m.expired(5_000 + 9_999, 10_000), "{state:?}");
+            assert!(m.expired(5_000 + 10_000, 10_000), "{state:?}");
+        }
     }
 
     #[test]

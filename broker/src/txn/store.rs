@@ -70,6 +70,24 @@ pub fn append(
         metadata.map(encode_value),
         Vec::new(),
     );
+    write(log, &builder, now_ms)
+}
+
+/// Writes tombstones for `transactional_ids` in one batch with one flush, so that replay
+/// forgets them (expiry can forget many at once).
+pub fn forget<'a>(
+    log: &Log,
+    transactional_ids: impl IntoIterator<Item = &'a str>,
+    now_ms: i64,
+) -> Result<(), TxnStoreError> {
+    let mut builder = RecordBatchBuilder::new();
+    for id in transactional_ids {
+        builder.push(now_ms, Some(encode_key(id)), None, Vec::new());
+    }
+    write(log, &builder, now_ms)
+}
+
+fn write(log: &Log, builder: &RecordBatchBuilder, now_ms: i64) -> Result<(), TxnStoreError> {
     let mut bytes = builder.build().map_err(TxnStoreError::Build)?.to_vec();
     let options = AppendOptions {
         leader_epoch: crate::partition::LEADER_EPOCH,
@@ -277,5 +295,8 @@ mod tests {
         let states = replay(&log).unwrap();
         assert_eq!(states.len(), 1);
         assert_eq!(states.get("a"), Some(&m));
+        append(&log, "c", Some(&m), 1_700).unwrap();
+        forget(&log, ["a", "c"], 1_800).unwrap();
+        assert!(replay(&log).unwrap().is_empty(), "one batch forgets both");
     }
 }
