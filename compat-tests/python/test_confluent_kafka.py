@@ -344,3 +344,31 @@ def test_log_append_time_replaces_the_producers_timestamp(broker):
     kind, ts = msg.timestamp()
     assert kind == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME, ctx(f"{scenario}: type {kind}")
     assert before <= ts <= after, ctx(f"{scenario}: {ts} not within [{before}, {after}]")
+
+
+def test_keyless_record_on_compacted_topic_is_invalid_record(broker):
+    scenario = "cleanup.policy=compact: a keyless record fails with INVALID_RECORD and nothing is stored"
+    create_topic(broker, "compacted", 1, {"cleanup.policy": "compact"})
+    p = producer(broker, retries=0, message_timeout_ms=5000)
+    [(err, _)] = produce(p, "compacted", [{"value": b"no key"}])
+    assert err is not None and err.code() == KafkaError.INVALID_RECORD, ctx(f"{scenario}: got {err}")
+    c = consumer(broker)
+    assert c.get_watermark_offsets(TopicPartition("compacted", 0), timeout=T) == (0, 0), ctx(scenario)
+    [msg] = produce_ok(p, "compacted", [{"key": b"k", "value": b"keyed"}], scenario)
+    assert msg.offset() == 0, ctx(f"{scenario}: the refused record took no offset")
+
+
+def test_list_offsets_max_timestamp(broker):
+    from confluent_kafka.admin import OffsetSpec
+
+    scenario = "AdminClient.list_offsets(OffsetSpec.max_timestamp()) gives the offset and time of the newest record"
+    create_topic(broker, "maxts")
+    base = (int(time.time() * 1000) - 3_600_000) // 1000 * 1000
+    stamps = [base + 10, base + 50, base + 20, base + 90, base + 30, base + 40]
+    produce_ok(producer(broker, linger_ms=20), "maxts",
+               [{"value": f"m{i}".encode(), "timestamp": ts} for i, ts in enumerate(stamps)], scenario)
+    tp = TopicPartition("maxts", 0)
+    got = admin(broker).list_offsets({tp: OffsetSpec.max_timestamp()}, request_timeout=T)[tp].result(timeout=T)
+    assert (got.offset, got.timestamp) == (3, base + 90), ctx(f"{scenario}: got ({got.offset}, {got.timestamp})")
+    latest = admin(broker).list_offsets({tp: OffsetSpec.latest()}, request_timeout=T)[tp].result(timeout=T)
+    assert latest.offset == len(stamps), ctx(f"{scenario}: latest is the log end")
