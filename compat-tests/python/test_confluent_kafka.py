@@ -372,3 +372,28 @@ def test_list_offsets_max_timestamp(broker):
     assert (got.offset, got.timestamp) == (3, base + 90), ctx(f"{scenario}: got ({got.offset}, {got.timestamp})")
     latest = admin(broker).list_offsets({tp: OffsetSpec.latest()}, request_timeout=T)[tp].result(timeout=T)
     assert latest.offset == len(stamps), ctx(f"{scenario}: latest is the log end")
+
+
+def test_describe_broker_configs_defaults_and_set_values(broker_factory):
+    scenario = "DescribeConfigs BROKER 1: a defaulted setting is DEFAULT_CONFIG, a flag is STATIC_BROKER_CONFIG"
+    b = broker_factory("--default-partitions", "3", "--connections-max-idle-ms", "120000")
+    res = ConfigResource(ResourceType.BROKER, "1")
+    entries = admin(b).describe_configs([res], request_timeout=T)[res].result(timeout=T)
+    for name, value, source in [
+        ("num.partitions", "3", ConfigSource.STATIC_BROKER_CONFIG),
+        ("connections.max.idle.ms", "120000", ConfigSource.STATIC_BROKER_CONFIG),
+        ("log.dirs", str(b.data_dir), ConfigSource.STATIC_BROKER_CONFIG),
+        ("socket.request.max.bytes", "104857600", ConfigSource.DEFAULT_CONFIG),
+        ("auto.create.topics.enable", "true", ConfigSource.DEFAULT_CONFIG),
+        ("group.initial.rebalance.delay.ms", "3000", ConfigSource.DEFAULT_CONFIG),
+        ("log.retention.ms", "604800000", ConfigSource.DEFAULT_CONFIG),
+        ("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),
+        ("message.max.bytes", "1048588", ConfigSource.DEFAULT_CONFIG),
+    ]:
+        assert name in entries, ctx(f"{scenario}: {name} not listed")
+        e = entries[name]
+        assert (e.value, ConfigSource(e.source)) == (value, source), ctx(
+            f"{scenario}: {name} = {e.value!r} from {ConfigSource(e.source)}"
+        )
+        assert e.is_read_only, ctx(f"{scenario}: {name} is read-only")
+    assert entries["advertised.listeners"].value is None, ctx(f"{scenario}: unset advertised.listeners is null")
