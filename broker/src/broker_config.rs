@@ -135,6 +135,13 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "Replication factor of auto-created topics; one node holds the one replica.",
     ),
     setting(
+        "fetch.max.bytes",
+        ConfigType::Int,
+        |c| Some(c.fetch_max_bytes.to_string()),
+        Some("57671680"),
+        "Most record bytes in one fetch response, whatever the client asks; the first batch always goes (--fetch-max-bytes).",
+    ),
+    setting(
         "fjord.cluster.id",
         ConfigType::String,
         |c| c.cluster_id.clone(),

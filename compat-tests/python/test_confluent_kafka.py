@@ -376,12 +376,14 @@ def test_list_offsets_max_timestamp(broker):
 
 def test_describe_broker_configs_defaults_and_set_values(broker_factory):
     scenario = "DescribeConfigs BROKER 1: a defaulted setting is DEFAULT_CONFIG, a flag is STATIC_BROKER_CONFIG"
-    b = broker_factory("--default-partitions", "3", "--connections-max-idle-ms", "120000")
+    b = broker_factory("--default-partitions", "3", "--connections-max-idle-ms", "120000",
+                       "--fetch-max-bytes", "1048576")
     res = ConfigResource(ResourceType.BROKER, "1")
     entries = admin(b).describe_configs([res], request_timeout=T)[res].result(timeout=T)
     for name, value, source in [
         ("num.partitions", "3", ConfigSource.STATIC_BROKER_CONFIG),
         ("connections.max.idle.ms", "120000", ConfigSource.STATIC_BROKER_CONFIG),
+        ("fetch.max.bytes", "1048576", ConfigSource.STATIC_BROKER_CONFIG),
         ("log.dirs", str(b.data_dir), ConfigSource.STATIC_BROKER_CONFIG),
         ("socket.request.max.bytes", "104857600", ConfigSource.DEFAULT_CONFIG),
         ("auto.create.topics.enable", "true", ConfigSource.DEFAULT_CONFIG),
