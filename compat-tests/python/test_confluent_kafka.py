@@ -399,3 +399,16 @@ def test_describe_broker_configs_defaults_and_set_values(broker_factory):
         )
         assert e.is_read_only, ctx(f"{scenario}: {name} is read-only")
     assert entries["advertised.listeners"].value is None, ctx(f"{scenario}: unset advertised.listeners is null")
+
+
+def test_auto_create_on_metadata(broker):
+    scenario = "Metadata naming an unknown topic creates it when the client allows auto-creation"
+    c = consumer(broker, allow_auto_create_topics=False)
+    md = c.list_topics(topic="auto-no", timeout=T)
+    assert md.topics["auto-no"].error is not None, ctx(f"{scenario}: allow.auto.create.topics=false leaves it unknown")
+    assert "auto-no" not in admin(broker).list_topics(timeout=T).topics, ctx(f"{scenario}: created without asking")
+    c.close()
+    c = consumer(broker, allow_auto_create_topics=True)
+    c.list_topics(topic="auto-m", timeout=T)
+    c.close()
+    wait_until(ctx(scenario), lambda: topic_ready(broker, "auto-m", 1))
