@@ -78,6 +78,10 @@ struct Cli {
     /// Largest request frame accepted, in bytes (`socket.request.max.bytes`).
     #[arg(long, env = "FJORD_MAX_REQUEST_BYTES")]
     max_request_bytes: Option<usize>,
+    /// Most record bytes one fetch response carries, whatever the client asks
+    /// (`fetch.max.bytes`); the first batch is always returned, so consumers progress.
+    #[arg(long, env = "FJORD_FETCH_MAX_BYTES")]
+    fetch_max_bytes: Option<usize>,
     /// Most connections served at once (`max.connections`).
     #[arg(long, env = "FJORD_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
@@ -143,6 +147,7 @@ struct FileConfig {
     auto_create_topics: Option<bool>,
     default_partitions: Option<i32>,
     max_request_bytes: Option<usize>,
+    fetch_max_bytes: Option<usize>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     connections_max_idle_ms: Option<u64>,
@@ -180,6 +185,8 @@ pub struct Config {
     pub default_partitions: i32,
     /// Largest request frame accepted.
     pub max_request_bytes: usize,
+    /// Most record bytes in one fetch response; a client's larger `max_bytes` is cut to it.
+    pub fetch_max_bytes: usize,
     /// Connection and request limits.
     pub limits: crate::limits::Limits,
     /// Group coordinator settings.
@@ -204,6 +211,9 @@ pub struct Config {
 impl Config {
     /// Kafka's `socket.request.max.bytes` default: 100 MiB.
     pub const DEFAULT_MAX_REQUEST_BYTES: usize = 100 * 1024 * 1024;
+
+    /// Kafka's `fetch.max.bytes` default: 55 MiB.
+    pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
 
     /// Kafka's `log.retention.check.interval.ms` default: 5 minutes.
     pub const DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS: u64 = 300_000;
@@ -232,6 +242,7 @@ impl Config {
             auto_create_topics: true,
             default_partitions: 1,
             max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            fetch_max_bytes: Self::DEFAULT_FETCH_MAX_BYTES,
             limits: crate::limits::Limits::default(),
             groups: GroupConfig::default(),
             log_retention_check_interval_ms: Self::DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS,
@@ -327,6 +338,10 @@ impl Config {
                 .unwrap_or(true),
             default_partitions,
             max_request_bytes,
+            fetch_max_bytes: cli
+                .fetch_max_bytes
+                .or(file.fetch_max_bytes)
+                .unwrap_or(Self::DEFAULT_FETCH_MAX_BYTES),
             limits,
             groups,
             log_retention_check_interval_ms: cli

@@ -7,9 +7,11 @@
 //! their `fjord_storage` logs. Errors become Kafka error codes in [`error`] only. Around that:
 //! [`group`] and [`txn`] coordinate consumer groups and transactions, [`maintenance`] runs
 //! retention and compaction, [`metrics`] serves Prometheus, [`limits`] bounds what a client
-//! may ask for.
+//! may ask for. [`broker_config`] maps the settings to Kafka's broker config names for
+//! DescribeConfigs.
 
 pub mod broker;
+pub mod broker_config;
 pub mod clock;
 pub mod config;
 pub mod connection;

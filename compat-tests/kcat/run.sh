@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kcat (librdkafka's command-line client) against fjord: metadata, produce
 # with keys and headers, consume from the beginning / an offset / a
-# timestamp, NULL keys and values, and every compression codec.
+# timestamp, NULL keys and values, every compression codec, max.message.bytes,
+# and data read back after a restart.
 #
 # Each test starts its own broker ($FJORD_BIN, else target/debug/fjord) on a
 # free port with a fresh data directory. Prints `ok`/`FAILED` per test and
@@ -28,7 +29,14 @@ start_broker() {
     local dir="$WORK/broker.$RANDOM$RANDOM"
     mkdir -p "$dir/data"
     BROKER_DIR="$dir"
-    "$FJORD_BIN" --listen 127.0.0.1:0 --data-dir "$dir/data" "$@" >"$dir/stdout" 2>"$dir/stderr" &
+    launch_broker "$@"
+}
+
+# Starts a broker on $BROKER_DIR's data dir and waits for its `listening on` line; sets
+# BOOTSTRAP. Extra args pass through.
+launch_broker() {
+    local dir="$BROKER_DIR"
+    "$FJORD_BIN" --listen 127.0.0.1:0 --data-dir "$dir/data" "$@" >"$dir/stdout" 2>>"$dir/stderr" &
     BROKER_PID=$!
     local deadline=$((SECONDS + 30))
     while ! grep -q '^listening on ' "$dir/stdout" 2>/dev/null; do
@@ -46,6 +54,28 @@ start_broker() {
         sleep 0.05
     done
     BOOTSTRAP="$(sed -n 's/^listening on //p' "$dir/stdout" | head -1 | tr -d '[:space:]')"
+}
+
+# Stops the broker gracefully (SIGTERM; it must exit 0 within 30s) and starts it again on the
+# same data dir, on a new port.
+restart_broker() {
+    kill -TERM "$BROKER_PID" || return 1
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$BROKER_PID" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "fjord did not exit within 30s of SIGTERM"
+            return 1
+        fi
+        sleep 0.05
+    done
+    local code=0
+    wait "$BROKER_PID" || code=$?
+    BROKER_PID=""
+    if ((code != 0)); then
+        echo "graceful shutdown exited $code"
+        return 1
+    fi
+    launch_broker
 }
 
 stop_broker() {
@@ -158,6 +188,36 @@ compression_snappy() { compression_round_trip snappy; }
 compression_lz4() { compression_round_trip lz4; }
 compression_zstd() { compression_round_trip zstd; }
 
+max_message_bytes_refused() {
+    # A 1.2 MB record over the topic's max.message.bytes (Kafka's default, 1048588) but under
+    # the client's own limit, so the broker is the one to refuse it.
+    local big
+    big="$(head -c 900000 /dev/urandom | base64 -w0)"
+    local err
+    err="$(printf '%s\n' "$big" | k -P -t big -p 0 -X message.max.bytes=2000000 \
+        -X compression.codec=none 2>&1 >/dev/null)"
+    if [[ "$err" != *"Message size too large"* && "$err" != *MSG_SIZE_TOO_LARGE* ]]; then
+        echo "a 1.2 MB record: expected kcat to report MSG_SIZE_TOO_LARGE; it said:"
+        printf '%s\n' "$err" | head -20
+        return 1
+    fi
+    printf 'small\n' | k -P -t big -p 0 || return 1
+    expect_eq "the refused record took no offset" '0:small' \
+        "$(k -C -t big -p 0 -o beginning -e -q -f '%o:%s\n')"
+}
+
+restart_keeps_data() {
+    seq 1 50 | k -P -t durable -p 0 -X linger.ms=20 || return 1
+    printf 'k:last\n' | k -P -t durable -p 0 -K: || return 1
+    local before
+    before="$(k -C -t durable -p 0 -o beginning -e -q -f '%o %k %s\n')" || return 1
+    restart_broker || return 1
+    expect_eq "records after a restart" "$before" \
+        "$(k -C -t durable -p 0 -o beginning -e -q -f '%o %k %s\n')" || return 1
+    printf 'after\n' | k -P -t durable -p 0 || return 1
+    expect_eq "the next offset after a restart" '51:after' "$(k -C -t durable -p 0 -o 51 -e -q -f '%o:%s\n')"
+}
+
 # ---------------------------------------------------------------- main
 
 if ! command -v kcat >/dev/null 2>&1; then
@@ -168,7 +228,8 @@ fi
 echo "client: $KCAT_VERSION; broker: $FJORD_BIN"
 for t in metadata_lists_broker_and_topic produce_keys_consume_from_beginning consume_from_offset \
     consume_from_timestamp null_key_and_value_with_Z headers_round_trip \
-    compression_none compression_gzip compression_snappy compression_lz4 compression_zstd; do
+    compression_none compression_gzip compression_snappy compression_lz4 compression_zstd \
+    max_message_bytes_refused restart_keeps_data; do
     run_test "$t"
 done
 echo "$PASSED passed, $FAILED failed"

@@ -11,6 +11,7 @@ const readline = require('node:readline')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const START_TIMEOUT_MS = 30000
+const STOP_TIMEOUT_MS = 30000
 const READY_PREFIX = 'listening on '
 
 function fjordBin () {
@@ -56,6 +57,19 @@ class Broker {
       })
     })
     return this
+  }
+
+  // Graceful stop (SIGTERM; must exit 0 within STOP_TIMEOUT_MS), then a start on the same
+  // data directory. The port changes: clients must use the new `bootstrap`.
+  async restart () {
+    const proc = this.proc
+    const code = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fjord did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM`)), STOP_TIMEOUT_MS)
+      proc.once('exit', (code, signal) => { clearTimeout(timer); resolve(code ?? signal) })
+      proc.kill('SIGTERM')
+    })
+    if (code !== 0) throw new Error(`graceful shutdown exited ${code}; stderr:\n${this.stderrLog()}`)
+    return this.start()
   }
 
   stderrLog () {

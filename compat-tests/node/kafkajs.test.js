@@ -1,13 +1,17 @@
 'use strict'
-// kafkajs against fjord: admin topics and configs, producing with keys,
-// headers and compression, offsets by time. kafkajs consumers need consumer
-// groups, so reading back here uses kcat; group-based consuming is in
-// kafkajs-groups.test.js (run once the broker has consumer groups).
+// kafkajs against fjord: admin topics and configs, auto-creation, producing with keys,
+// headers and every codec, offsets by time, and consuming (kafkajs consumes through a
+// consumer group only): seeks into a batch and back, compressed batches, a restart.
+// What kafkajs produced is also read back with kcat, so the bytes suit another client.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { Kafka, logLevel, CompressionTypes, ConfigResourceTypes } = require('kafkajs')
+const { execFileSync } = require('node:child_process')
 const { withBroker, kcatRead } = require('./broker')
+const { registerCodecs } = require('./codecs')
+
+registerCodecs()
 
 const CLIENT = `kafkajs ${require('kafkajs/package.json').version}`
 const ctx = (scenario) => `[${CLIENT}] ${scenario}`
@@ -26,6 +30,42 @@ async function withAdmin (broker, fn) {
   await admin.connect()
   try { return await fn(admin) } finally { await admin.disconnect() }
 }
+
+let groups = 0
+
+// A group consumer in a fresh group; its first rebalance does not wait (the brokers below run
+// with --group-initial-rebalance-delay-ms 0).
+async function withConsumer (broker, fn) {
+  const consumer = client(broker).consumer({ groupId: `fjord-compat-${++groups}`, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  try { return await fn(consumer) } finally { await consumer.disconnect() }
+}
+
+// Runs `consumer` on partition 0 of `topic` from the beginning, calling `afterRun` once
+// running (for a first seek) and `onMessage(message, got)` per message (for later seeks);
+// resolves with every message once `got.length === count`; fails after 30 s.
+function collect (consumer, topic, count, scenario, { afterRun = () => {}, onMessage = () => {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const got = []
+    const timer = setTimeout(() => reject(new Error(ctx(
+      `${scenario}: ${got.length} of ${count} messages after 30 s, offsets ${got.map((m) => m.offset)}`))), 30000)
+    consumer.subscribe({ topics: [topic], fromBeginning: true })
+      .then(() => consumer.run({
+        eachMessage: async ({ message }) => {
+          if (got.length >= count) return
+          got.push(message)
+          onMessage(message, got)
+          if (got.length === count) { clearTimeout(timer); resolve(got) }
+        }
+      }))
+      .then(afterRun)
+      .catch((e) => { clearTimeout(timer); reject(e) })
+  })
+}
+
+const offsets = (messages) => messages.map((m) => Number(m.offset))
+const range = (from, to) => Array.from({ length: to - from }, (_, i) => from + i)
+const GROUP_ARGS = ['--group-initial-rebalance-delay-ms', '0']
 
 async function withProducer (broker, fn) {
   const producer = client(broker).producer()
@@ -87,15 +127,80 @@ test('produce keys and headers; kcat reads them back', () => withBroker([], asyn
     messages.map((m, i) => [i, m.key, m.value, ['seq', String(i), 'origin', 'kafkajs']]), ctx(scenario))
 }))
 
-for (const [name, codec] of [['none', CompressionTypes.None], ['gzip', CompressionTypes.GZIP]]) {
-  test(`produce with compression ${name}; kcat reads it back`, () => withBroker([], async (broker) => {
-    const scenario = `compression ${name}: 200 records from kafkajs read by librdkafka`
-    const values = Array.from({ length: 200 }, (_, i) => `record ${i} ${'fjord '.repeat(i % 30)}`)
-    await withProducer(broker, (p) => p.send({ topic: `codec-${name}`, compression: codec, messages: values.map((value) => ({ value })) }))
-    const read = kcatRead(broker.bootstrap, `codec-${name}`, 0, 200)
-    assert.deepEqual(read.map((r) => r.payload), values, ctx(scenario))
+const CODECS = [
+  ['none', CompressionTypes.None],
+  ['gzip', CompressionTypes.GZIP],
+  ['snappy', CompressionTypes.Snappy],
+  ['lz4', CompressionTypes.LZ4],
+  ['zstd', CompressionTypes.ZSTD]
+]
+const codecValues = Array.from({ length: 200 }, (_, i) => `record ${i} ${'fjord '.repeat(i % 30)}`)
+
+for (const [name, codec] of CODECS) {
+  test(`compression ${name}: kafkajs produces, kcat and kafkajs read back`, () => withBroker(GROUP_ARGS, async (broker) => {
+    const scenario = `compression ${name}: 200 records from kafkajs read by librdkafka and kafkajs`
+    const topic = `codec-${name}`
+    await withProducer(broker, (p) => p.send({ topic, compression: codec, messages: codecValues.map((value) => ({ value })) }))
+    const read = kcatRead(broker.bootstrap, topic, 0, 200)
+    assert.deepEqual(read.map((r) => r.payload), codecValues, ctx(`${scenario}: kcat`))
+    const got = await withConsumer(broker, (c) => collect(c, topic, 200, scenario))
+    assert.deepEqual(got.map((m) => m.value.toString()), codecValues, ctx(`${scenario}: kafkajs`))
+  }))
+
+  test(`compression ${name}: kcat produces, kafkajs consumes`, () => withBroker(GROUP_ARGS, async (broker) => {
+    const scenario = `compression ${name}: 200 records from librdkafka read by kafkajs`
+    const topic = `kcat-${name}`
+    execFileSync('kcat', ['-b', broker.bootstrap, '-P', '-t', topic, '-p', '0',
+      '-X', `compression.codec=${name}`, '-X', 'linger.ms=50'], { input: codecValues.join('\n') + '\n', timeout: 30000 })
+    const got = await withConsumer(broker, (c) => collect(c, topic, 200, scenario))
+    assert.deepEqual(got.map((m) => m.value.toString()), codecValues, ctx(scenario))
+    assert.deepEqual(offsets(got), range(0, 200), ctx(`${scenario}: offsets`))
   }))
 }
+
+test('seek into the middle of a batch, then replay from an earlier offset', () => withBroker(GROUP_ARGS, async (broker) => {
+  const scenario = 'seek to offset 4 of a 10-record batch delivers 4..9; a seek back to 2 replays 2..9'
+  const values = range(0, 10).map((i) => `mid-${i}`)
+  const [meta] = await withProducer(broker, (p) => p.send({ topic: 'mid', messages: values.map((value) => ({ value })) }))
+  assert.equal(meta.baseOffset, '0', ctx(`${scenario}: one batch`))
+  const got = await withConsumer(broker, (c) => collect(c, 'mid', 6 + 8, scenario, {
+    afterRun: () => c.seek({ topic: 'mid', partition: 0, offset: '4' }),
+    onMessage: (m) => { if (m.offset === '9') c.seek({ topic: 'mid', partition: 0, offset: '2' }) }
+  }))
+  assert.deepEqual(offsets(got), [...range(4, 10), ...range(2, 10)], ctx(scenario))
+  assert.deepEqual(got.map((m) => m.value.toString()), [...values.slice(4), ...values.slice(2)], ctx(scenario))
+}))
+
+test('data survives a graceful restart', () => withBroker(GROUP_ARGS, async (broker) => {
+  const scenario = 'records acknowledged before a restart are read after it; the next offset follows them'
+  const messages = range(0, 20).map((i) => ({ key: `k${i % 3}`, value: `d${i}` }))
+  await withProducer(broker, (p) => p.send({ topic: 'durable', messages }))
+  await broker.restart()
+  const got = await withConsumer(broker, (c) => collect(c, 'durable', 20, scenario))
+  assert.deepEqual(got.map((m) => [m.key.toString(), m.value.toString()]), messages.map((m) => [m.key, m.value]), ctx(scenario))
+  assert.deepEqual(offsets(got), range(0, 20), ctx(scenario))
+  const [meta] = await withProducer(broker, (p) => p.send({ topic: 'durable', messages: [{ value: 'after' }] }))
+  assert.equal(meta.baseOffset, '20', ctx(`${scenario}: next offset`))
+}))
+
+test('Metadata creates an unknown topic only when the client allows it', () => withBroker([], async (broker) => {
+  const scenario = 'auto-create on Metadata: the admin client (allowAutoTopicCreation false) does not create; a consumer subscribing does'
+  await withAdmin(broker, async (admin) => {
+    await assert.rejects(admin.fetchTopicMetadata({ topics: ['auto-no'] }),
+      (e) => /UNKNOWN_TOPIC_OR_PARTITION|does not host this topic-partition/.test(`${e.type} ${e.message}`),
+      ctx(`${scenario}: admin metadata of an unknown topic`))
+    assert.ok(!(await admin.listTopics()).includes('auto-no'), ctx(`${scenario}: admin created it`))
+  })
+  const consumer = client(broker).consumer({ groupId: 'fjord-compat-auto', allowAutoTopicCreation: true })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: ['auto-m'] })
+  } finally {
+    await consumer.disconnect()
+  }
+  const { topics } = await withAdmin(broker, (admin) => admin.fetchTopicMetadata({ topics: ['auto-m'] }))
+  assert.deepEqual(topics.map((t) => [t.name, t.partitions.length]), [['auto-m', 1]], ctx(scenario))
+}))
 
 test('fetchTopicOffsetsByTimestamp finds the first record at or after a time', () => withBroker([], async (broker) => {
   const scenario = 'offsets by timestamp: first CreateTime >= target; past the end gives the high watermark'

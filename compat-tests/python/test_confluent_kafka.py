@@ -344,3 +344,71 @@ def test_log_append_time_replaces_the_producers_timestamp(broker):
     kind, ts = msg.timestamp()
     assert kind == confluent_kafka.TIMESTAMP_LOG_APPEND_TIME, ctx(f"{scenario}: type {kind}")
     assert before <= ts <= after, ctx(f"{scenario}: {ts} not within [{before}, {after}]")
+
+
+def test_keyless_record_on_compacted_topic_is_invalid_record(broker):
+    scenario = "cleanup.policy=compact: a keyless record fails with INVALID_RECORD and nothing is stored"
+    create_topic(broker, "compacted", 1, {"cleanup.policy": "compact"})
+    p = producer(broker, retries=0, message_timeout_ms=5000)
+    [(err, _)] = produce(p, "compacted", [{"value": b"no key"}])
+    assert err is not None and err.code() == KafkaError.INVALID_RECORD, ctx(f"{scenario}: got {err}")
+    c = consumer(broker)
+    assert c.get_watermark_offsets(TopicPartition("compacted", 0), timeout=T) == (0, 0), ctx(scenario)
+    [msg] = produce_ok(p, "compacted", [{"key": b"k", "value": b"keyed"}], scenario)
+    assert msg.offset() == 0, ctx(f"{scenario}: the refused record took no offset")
+
+
+def test_list_offsets_max_timestamp(broker):
+    from confluent_kafka.admin import OffsetSpec
+
+    scenario = "AdminClient.list_offsets(OffsetSpec.max_timestamp()) gives the offset and time of the newest record"
+    create_topic(broker, "maxts")
+    base = (int(time.time() * 1000) - 3_600_000) // 1000 * 1000
+    stamps = [base + 10, base + 50, base + 20, base + 90, base + 30, base + 40]
+    produce_ok(producer(broker, linger_ms=20), "maxts",
+               [{"value": f"m{i}".encode(), "timestamp": ts} for i, ts in enumerate(stamps)], scenario)
+    tp = TopicPartition("maxts", 0)
+    got = admin(broker).list_offsets({tp: OffsetSpec.max_timestamp()}, request_timeout=T)[tp].result(timeout=T)
+    assert (got.offset, got.timestamp) == (3, base + 90), ctx(f"{scenario}: got ({got.offset}, {got.timestamp})")
+    latest = admin(broker).list_offsets({tp: OffsetSpec.latest()}, request_timeout=T)[tp].result(timeout=T)
+    assert latest.offset == len(stamps), ctx(f"{scenario}: latest is the log end")
+
+
+def test_describe_broker_configs_defaults_and_set_values(broker_factory):
+    scenario = "DescribeConfigs BROKER 1: a defaulted setting is DEFAULT_CONFIG, a flag is STATIC_BROKER_CONFIG"
+    b = broker_factory("--default-partitions", "3", "--connections-max-idle-ms", "120000",
+                       "--fetch-max-bytes", "1048576")
+    res = ConfigResource(ResourceType.BROKER, "1")
+    entries = admin(b).describe_configs([res], request_timeout=T)[res].result(timeout=T)
+    for name, value, source in [
+        ("num.partitions", "3", ConfigSource.STATIC_BROKER_CONFIG),
+        ("connections.max.idle.ms", "120000", ConfigSource.STATIC_BROKER_CONFIG),
+        ("fetch.max.bytes", "1048576", ConfigSource.STATIC_BROKER_CONFIG),
+        ("log.dirs", str(b.data_dir), ConfigSource.STATIC_BROKER_CONFIG),
+        ("socket.request.max.bytes", "104857600", ConfigSource.DEFAULT_CONFIG),
+        ("auto.create.topics.enable", "true", ConfigSource.DEFAULT_CONFIG),
+        ("group.initial.rebalance.delay.ms", "3000", ConfigSource.DEFAULT_CONFIG),
+        ("log.retention.ms", "604800000", ConfigSource.DEFAULT_CONFIG),
+        ("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),
+        ("message.max.bytes", "1048588", ConfigSource.DEFAULT_CONFIG),
+    ]:
+        assert name in entries, ctx(f"{scenario}: {name} not listed")
+        e = entries[name]
+        assert (e.value, ConfigSource(e.source)) == (value, source), ctx(
+            f"{scenario}: {name} = {e.value!r} from {ConfigSource(e.source)}"
+        )
+        assert e.is_read_only, ctx(f"{scenario}: {name} is read-only")
+    assert entries["advertised.listeners"].value is None, ctx(f"{scenario}: unset advertised.listeners is null")
+
+
+def test_auto_create_on_metadata(broker):
+    scenario = "Metadata naming an unknown topic creates it when the client allows auto-creation"
+    c = consumer(broker, allow_auto_create_topics=False)
+    md = c.list_topics(topic="auto-no", timeout=T)
+    assert md.topics["auto-no"].error is not None, ctx(f"{scenario}: allow.auto.create.topics=false leaves it unknown")
+    assert "auto-no" not in admin(broker).list_topics(timeout=T).topics, ctx(f"{scenario}: created without asking")
+    c.close()
+    c = consumer(broker, allow_auto_create_topics=True)
+    c.list_topics(topic="auto-m", timeout=T)
+    c.close()
+    wait_until(ctx(scenario), lambda: topic_ready(broker, "auto-m", 1))

@@ -230,6 +230,16 @@ def test_auto_create_on_produce(broker):
     assert (meta.partition, meta.offset) == (0, 0), ctx(scenario)
 
 
+def test_auto_create_on_metadata(broker):
+    scenario = "partitions_for an unknown topic sends Metadata that creates it (allow_auto_create_topics)"
+    p = producer(broker, allow_auto_create_topics=True)
+    try:
+        assert p.partitions_for("auto-m") == {0}, ctx(scenario)
+    finally:
+        p.close()
+    wait_until(ctx(scenario), lambda: topic_ready(broker, "auto-m", 1))
+
+
 def test_restart_keeps_data(broker):
     scenario = "records acknowledged before a graceful restart are readable after it"
     create_topic(broker, "durable")

@@ -8,6 +8,7 @@ use fjord_protocol::messages::describe_configs_response::{
 use fjord_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use crate::broker::Broker;
+use crate::broker_config::describe_all;
 use crate::dispatch::RequestContext;
 use crate::topic_config::{ConfigType, TOPIC_CONFIGS};
 
@@ -35,7 +36,7 @@ pub const TOPIC_CONFIG_SOURCE_DEFAULT: i8 = source::DEFAULT_CONFIG;
 /// One described setting, before it is put into the response.
 struct Entry {
     name: &'static str,
-    value: String,
+    value: Option<String>,
     source: i8,
     read_only: bool,
     kind: ConfigType,
@@ -123,7 +124,7 @@ fn describe(
         })
         .map(|e| DescribeConfigsResourceResult {
             name: e.name.to_string(),
-            value: Some(e.value.clone()),
+            value: e.value.clone(),
             read_only: e.read_only,
             is_default: version == 0 && e.source == source::DEFAULT_CONFIG,
             config_source: if version >= 1 { e.source } else { -1 },
@@ -148,7 +149,7 @@ fn describe(
 fn synonyms_of(e: &Entry) -> Vec<DescribeConfigsSynonym> {
     let mut out = vec![DescribeConfigsSynonym {
         name: e.name.to_string(),
-        value: Some(e.value.clone()),
+        value: e.value.clone(),
         source: e.source,
         ..Default::default()
     }];
@@ -170,7 +171,7 @@ fn topic_entries(config: &crate::topic_config::TopicConfig) -> Vec<Entry> {
             let (value, overridden) = config.get(def.name)?;
             Some(Entry {
                 name: def.name,
-                value: value.to_string(),
+                value: Some(value.to_string()),
                 source: if overridden {
                     source::TOPIC_CONFIG
                 } else {
@@ -185,65 +186,23 @@ fn topic_entries(config: &crate::topic_config::TopicConfig) -> Vec<Entry> {
         .collect()
 }
 
+/// Broker settings are static: they come from flags, the environment or the config file, and
+/// AlterConfigs cannot change them.
 fn broker_entries(broker: &Broker) -> Vec<Entry> {
-    let c = &broker.config;
-    let fixed = |name, value: String, kind, doc| Entry {
-        name,
-        value,
-        source: source::STATIC_BROKER_CONFIG,
-        read_only: true,
-        kind,
-        doc,
-        default: None,
-    };
-    vec![
-        fixed(
-            "auto.create.topics.enable",
-            c.auto_create_topics.to_string(),
-            ConfigType::Boolean,
-            "Create topics on first use.",
-        ),
-        fixed(
-            "broker.id",
-            c.node_id.to_string(),
-            ConfigType::Int,
-            "This broker's id.",
-        ),
-        fixed(
-            "default.replication.factor",
-            "1".into(),
-            ConfigType::Int,
-            "Replication factor of auto-created topics.",
-        ),
-        fixed(
-            "log.dirs",
-            c.data_dir.display().to_string(),
-            ConfigType::String,
-            "Where logs are kept.",
-        ),
-        fixed(
-            "message.max.bytes",
-            "1048588".into(),
-            ConfigType::Int,
-            "Default largest record batch of a topic.",
-        ),
-        fixed(
-            "node.id",
-            c.node_id.to_string(),
-            ConfigType::Int,
-            "This broker's id.",
-        ),
-        fixed(
-            "num.partitions",
-            c.default_partitions.to_string(),
-            ConfigType::Int,
-            "Partitions of auto-created topics.",
-        ),
-        fixed(
-            "socket.request.max.bytes",
-            c.max_request_bytes.to_string(),
-            ConfigType::Int,
-            "Largest request accepted.",
-        ),
-    ]
+    describe_all(&broker.config)
+        .into_iter()
+        .map(|d| Entry {
+            name: d.name,
+            source: if d.is_default {
+                source::DEFAULT_CONFIG
+            } else {
+                source::STATIC_BROKER_CONFIG
+            },
+            value: d.value,
+            read_only: true,
+            kind: d.kind,
+            doc: d.doc,
+            default: d.default,
+        })
+        .collect()
 }

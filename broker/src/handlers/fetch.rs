@@ -65,7 +65,12 @@ pub async fn handle(broker: &Broker, ctx: &RequestContext, request: FetchRequest
             partition: resolve(broker, key),
         })
         .collect();
-    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    // Kafka's broker cap: a client may ask for up to 2 GiB per response, which the broker would
+    // hold in memory; `fetch.max.bytes` bounds it. The first batch still goes whatever its size
+    // (KIP-74, in `read_one`), so a large batch cannot stall a consumer.
+    let max_bytes = usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(broker.config.fetch_max_bytes);
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let deadline = tokio::time::Instant::now()
         + Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0));

@@ -23,8 +23,14 @@ pub struct TestBroker {
 /// Builds the broker the way `main.rs` does, without a listener. Must run inside a runtime
 /// (the group coordinator spawns its task).
 pub fn start() -> TestBroker {
+    start_with(|_| {})
+}
+
+/// Like [`start`], with settings changed by `configure` first.
+pub fn start_with(configure: impl FnOnce(&mut Config)) -> TestBroker {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::for_tests(dir.path());
+    let mut config = Config::for_tests(dir.path());
+    configure(&mut config);
     let broker = Arc::new(Broker::open(config, ("127.0.0.1".into(), 9092)).unwrap());
     TestBroker { broker, _dir: dir }
 }
