@@ -251,4 +251,6 @@ impl Drop for Log {
 }
 
 #[cfg(test)]
+mod durability_tests;
+#[cfg(test)]
 mod tests;
