@@ -52,6 +52,11 @@ impl SegmentPaths {
         }
     }
 
+    /// Whether both index files exist.
+    pub(crate) fn indexes_exist(&self) -> bool {
+        self.index.exists() && self.time_index.exists()
+    }
+
     /// Deletes the files that exist.
     pub(crate) fn delete(&self) -> Result<(), IoError> {
         for path in [&self.log, &self.index, &self.time_index] {
@@ -234,6 +239,9 @@ impl Segment {
             .metadata()
             .map_err(io_err("stat segment", &paths.log))?
             .len();
+        if !paths.indexes_exist() {
+            return Ok(None);
+        }
         let Some(mut offset) = OffsetIndex::open_checked(&paths.index, base_offset, size.max(1))?
         else {
             return Ok(None);
@@ -445,6 +453,12 @@ impl Segment {
             return Ok(());
         }
         let size = self.size();
+        // Opening maps creates a missing file, which would then pass as an empty index: a
+        // compaction swap deletes both, and a segment's timestamps must come back.
+        if !self.paths.indexes_exist() {
+            *guard = Some(self.rebuild_indexes(size)?);
+            return Ok(());
+        }
         let offset = OffsetIndex::open_checked(&self.paths.index, self.base_offset, size.max(1))?;
         let time = TimeIndex::open_checked(&self.paths.time_index, self.base_offset)?;
         let indexes = match (offset, time) {
