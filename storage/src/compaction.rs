@@ -178,7 +178,7 @@ impl Log {
             let Some(cleaned) = clean_segment(seg, &cleaned_path, &map, drop_tombstones)? else {
                 continue;
             };
-            seg.pin_indexes()?;
+            seg.retire()?;
             // Index files go first: a crash after the rename finds no stale index and rebuilds.
             for p in [&paths.index, &paths.time_index] {
                 std::fs::remove_file(p).map_err(io_err("remove index", p))?;

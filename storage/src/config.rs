@@ -66,6 +66,9 @@ pub struct LogConfig {
     pub flush: FlushPolicy,
     /// `max.message.bytes`: largest batch accepted by `append`.
     pub max_message_bytes: u32,
+    /// Sealed segments of this log that keep their files open (the `.log` and two index maps:
+    /// three descriptors each), the most recently read ones; others reopen on use. Fjord's own.
+    pub max_open_sealed_segments: usize,
 }
 
 impl Default for LogConfig {
@@ -81,6 +84,9 @@ impl Default for LogConfig {
             segment_index_bytes: 10 * 1024 * 1024,
             flush: FlushPolicy::default(),
             max_message_bytes: 1_048_588,
+            // Consumers read the active segment or a few lagging ones; 64 covers many lagging
+            // groups per partition while bounding a log to 3 * 65 descriptors.
+            max_open_sealed_segments: 64,
         }
     }
 }

@@ -61,6 +61,8 @@ fn config() -> LogConfig {
         // Batch timestamps count appends (1, 2, ...); `Maintain` picks times around them.
         segment_ms: SEGMENT_MS,
         retention_ms: -1,
+        // Few open sealed segments: reads keep closing and reopening files.
+        max_open_sealed_segments: 2,
         ..LogConfig::default()
     }
 }

@@ -244,6 +244,7 @@ impl Log {
                 // A sealed segment stays sealed (it may be compacted, with offset gaps); appends
                 // go to a fresh segment, so recovery only ever scans gap-free segments.
                 target.seal()?;
+                self.used(&target);
             }
             let fresh = Arc::new(Segment::create(&self.dir, new_end, settings)?);
             self.update_segments(|list| list.push(fresh.clone()));
