@@ -69,6 +69,9 @@ pub struct LogConfig {
     /// Sealed segments of this log that keep their files open (the `.log` and two index maps:
     /// three descriptors each), the most recently read ones; others reopen on use. Fjord's own.
     pub max_open_sealed_segments: usize,
+    /// Most keys one compaction pass maps (about 32 bytes each); more keys take more passes.
+    /// Kafka's `log.cleaner.dedupe.buffer.size`, counted in keys.
+    pub compaction_map_entries: usize,
 }
 
 impl Default for LogConfig {
@@ -87,6 +90,8 @@ impl Default for LogConfig {
             // Consumers read the active segment or a few lagging ones; 64 covers many lagging
             // groups per partition while bounding a log to 3 * 65 descriptors.
             max_open_sealed_segments: 64,
+            // Kafka's 128 MiB dedupe buffer holds about as many.
+            compaction_map_entries: 4 << 20,
         }
     }
 }

@@ -361,3 +361,59 @@ fn segments_compaction_emptied_do_not_shield_expired_ones() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_key_map_smaller_than_the_keys_compacts_in_passes_to_the_same_result() {
+    // 40 keys over 8 rounds in a shuffled order, some deleted in later rounds.
+    let fill_keys = |log: &Log| {
+        for round in 0..8i64 {
+            let mut spec = BatchSpec::new(100 * round);
+            for i in 0..20i64 {
+                let k = (i * 7 + round * 13) % 40;
+                let key = format!("key-{k}");
+                let value = format!("{round}-{i}");
+                let tombstone = round >= 5 && k % 9 == 0;
+                spec = spec.record(RecordSpec::new(
+                    Some(key.as_bytes()),
+                    (!tombstone).then_some(value.as_bytes()),
+                ));
+            }
+            log.append(&mut spec.build(), &opts(100 * round)).unwrap();
+        }
+    };
+    let small = LogConfig {
+        segment_bytes: 600,
+        segment_index_bytes: 1200,
+        compaction_map_entries: 7,
+        ..config()
+    };
+    let (dir_small, dir_full) = (test_dir(), test_dir());
+    let capped = Log::open(dir_small.path(), small.clone()).unwrap();
+    let full = Log::open(
+        dir_full.path(),
+        LogConfig {
+            compaction_map_entries: 1 << 20,
+            ..small
+        },
+    )
+    .unwrap();
+    fill_keys(&capped);
+    fill_keys(&full);
+    assert_eq!(capped.segment_base_offsets(), full.segment_base_offsets());
+    assert!(capped.segment_count() > 4);
+
+    // Young tombstones first, then with every tombstone past delete.retention.ms.
+    for now in [0, 10_000] {
+        let capped_report = capped.compact(now).unwrap();
+        let full_report = full.compact(now).unwrap();
+        assert_eq!(full_report.passes, 1);
+        if now == 0 {
+            assert!(capped_report.passes > 3, "{capped_report:?}");
+            assert!(full_report.records_removed > 0);
+        }
+        assert_eq!(all_records(&capped), all_records(&full), "at {now}");
+    }
+    assert!(!all_records(&full)
+        .iter()
+        .any(|r| r.value.is_none() && r.offset < *full.segment_base_offsets().last().unwrap()));
+}
