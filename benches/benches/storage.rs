@@ -179,12 +179,78 @@ fn read(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same sealed segment read 1 MiB at a time through positional reads (what the log does)
+/// and through a long-lived memory map, to choose between them by measurement.
+fn segment_read(c: &mut Criterion) {
+    const SEGMENT: u64 = 64 << 20;
+    const READ: usize = 1 << 20;
+    let mut g = c.benchmark_group("segment_read_1MiB");
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), config(false)).unwrap();
+    let mut batch = batch_of(1 << 20);
+    while log.size_bytes() + batch.len() as u64 <= SEGMENT {
+        log.append(&mut batch, &opts()).unwrap();
+    }
+    assert_eq!(log.segment_count(), 1);
+    let path = dir.path().join(format!("{:020}.log", 0));
+    let file = File::open(&path).unwrap();
+    let len = file.metadata().unwrap().len();
+    let next = |pos: &mut u64| {
+        *pos = (*pos + READ as u64) % (len - READ as u64);
+        *pos
+    };
+    g.throughput(Throughput::Bytes(READ as u64));
+
+    let mut pos = 0u64;
+    g.bench_function("pread_fresh_buffer", |b| {
+        b.iter(|| {
+            // A zeroed buffer per read, as `Segment::read` allocates one per fetch.
+            let mut buf = vec![0u8; READ];
+            file.read_exact_at(&mut buf, next(&mut pos)).unwrap();
+            buf
+        });
+    });
+    let mut buf = vec![0u8; READ];
+    g.bench_function("pread_reused_buffer", |b| {
+        b.iter(|| file.read_exact_at(&mut buf, next(&mut pos)).unwrap());
+    });
+
+    let map = map_read_only(&file);
+    g.bench_function("mmap_copy", |b| {
+        b.iter(|| {
+            // What a fetch needs: bytes it owns, which the map cannot give once the segment may
+            // be truncated or deleted under it.
+            let at = next(&mut pos) as usize;
+            map[at..at + READ].to_vec()
+        });
+    });
+    g.bench_function("mmap_touch_pages", |b| {
+        b.iter(|| {
+            // A zero-copy view: only the page-table work, the copy happens later in the send.
+            let at = next(&mut pos) as usize;
+            map[at..at + READ]
+                .iter()
+                .step_by(4096)
+                .fold(0u8, |acc, &x| acc ^ x)
+        });
+    });
+    g.finish();
+}
+
+/// Maps `file` read-only for [`segment_read`].
+#[allow(unsafe_code)]
+fn map_read_only(file: &File) -> memmap2::Mmap {
+    // SAFETY: the file lives in this benchmark's private temporary directory and nothing
+    // writes, truncates or deletes it while the map exists.
+    unsafe { memmap2::Mmap::map(file) }.unwrap()
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = append, raw_write, raw_write_as_a_log, read
+    targets = append, raw_write, raw_write_as_a_log, read, segment_read
 }
 criterion_main!(benches);

@@ -123,6 +123,7 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
             interval_ms: Some(config.long("flush.ms")).filter(|&ms| ms < i64::MAX),
             ..FlushPolicy::default()
         },
+        ..LogConfig::default()
     }
 }
 

@@ -66,6 +66,12 @@ pub struct LogConfig {
     pub flush: FlushPolicy,
     /// `max.message.bytes`: largest batch accepted by `append`.
     pub max_message_bytes: u32,
+    /// Sealed segments of this log that keep their files open (the `.log` and two index maps:
+    /// three descriptors each), the most recently read ones; others reopen on use. Fjord's own.
+    pub max_open_sealed_segments: usize,
+    /// Most keys one compaction pass maps (about 32 bytes each); more keys take more passes.
+    /// Kafka's `log.cleaner.dedupe.buffer.size`, counted in keys.
+    pub compaction_map_entries: usize,
 }
 
 impl Default for LogConfig {
@@ -81,6 +87,11 @@ impl Default for LogConfig {
             segment_index_bytes: 10 * 1024 * 1024,
             flush: FlushPolicy::default(),
             max_message_bytes: 1_048_588,
+            // Consumers read the active segment or a few lagging ones; 64 covers many lagging
+            // groups per partition while bounding a log to 3 * 65 descriptors.
+            max_open_sealed_segments: 64,
+            // Kafka's 128 MiB dedupe buffer holds about as many.
+            compaction_map_entries: 4 << 20,
         }
     }
 }

@@ -81,6 +81,12 @@ impl GroupCommit {
         }
     }
 
+    /// Every offset below this is on stable storage.
+    #[cfg(test)]
+    pub(crate) fn durable_end(&self) -> i64 {
+        self.state.lock().durable_end
+    }
+
     /// After a truncation: nothing at or past `end` exists any more.
     pub(crate) fn truncated_to(&self, end: i64) {
         let mut st = self.state.lock();

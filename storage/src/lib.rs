@@ -14,7 +14,7 @@
 //! - `segment`: one `.log` file and its indexes; scanning and reading.
 //! - `index`: the offset and time indexes.
 //! - `mmap`: the only module with `unsafe` (memory maps of index files).
-//! - `compaction`: key-based cleaning of sealed segments.
+//! - `compaction`: key-based cleaning of sealed segments, in passes bounded by its key map.
 //! - `records`: decoding the records inside a stored batch.
 //! - `durability`: group commit of fsyncs.
 //! - `flusher`: the background fsync of sealed segments and the recovery point.

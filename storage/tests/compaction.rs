@@ -211,3 +211,209 @@ fn leftover_cleaned_files_are_removed_on_open() {
     assert!(!leftover.exists());
     assert_eq!(all_records(&log), before);
 }
+
+#[test]
+fn compact_delete_compacts_and_expires_whole_segments() {
+    let dir = test_dir();
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::CompactDelete,
+        retention_ms: 1_000,
+        ..config()
+    };
+    let log = Log::open(dir.path(), config.clone()).unwrap();
+    // Rounds at timestamps 0, 100, ..., 1900: a key of the round's own and two updates of
+    // one hot key, so compaction leaves every segment something for retention to expire.
+    for round in 0..20i64 {
+        let own = format!("r{round}");
+        let spec = BatchSpec::new(100 * round)
+            .record(RecordSpec::new(Some(b"hot"), Some(b"a")))
+            .record(RecordSpec::new(Some(own.as_bytes()), Some(b"v")))
+            .record(RecordSpec::new(Some(b"hot"), Some(b"b")));
+        log.append(&mut spec.build(), &opts(100 * round)).unwrap();
+    }
+    let bases = log.segment_base_offsets();
+    let sealed_end = *bases.last().unwrap();
+    assert!(bases.len() > 5);
+
+    // Compaction: one record per key in the sealed segments, the latest.
+    let report = log.compact(0).unwrap();
+    assert!(report.records_removed > 0);
+    assert_eq!(log.log_end_offset(), 60);
+    let compacted = all_records(&log);
+    let sealed: Vec<&StoredRecord> = compacted.iter().filter(|r| r.offset < sealed_end).collect();
+    let mut keys: Vec<&Vec<u8>> = sealed.iter().map(|r| r.key.as_ref().unwrap()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), sealed.len(), "one record per key: {sealed:?}");
+    // Cleaned segments keep their timestamps (their index files were rebuilt).
+    let hit = log.offset_for_timestamp(150).unwrap().unwrap();
+    assert_eq!((hit.offset, hit.timestamp), (7, 200));
+
+    // Retention by time at 2000: segments whose newest record is older than 1000 go whole.
+    let now = 2_000;
+    let report = log.maintain(now).unwrap();
+    assert!(report.deleted_segments > 0);
+    let start = log.log_start_offset();
+    assert!(bases.contains(&start), "whole segments only: start {start}");
+    assert_eq!(log.segment_base_offsets()[0], start);
+    let kept = all_records(&log);
+    let expected: Vec<StoredRecord> = compacted
+        .iter()
+        .filter(|r| r.offset >= start)
+        .cloned()
+        .collect();
+    assert_eq!(kept, expected, "retention removed only a prefix");
+    let newest_deleted = compacted
+        .iter()
+        .filter(|r| r.offset < start)
+        .map(|r| r.timestamp)
+        .max()
+        .unwrap();
+    assert!(now - newest_deleted > 1_000, "deleted {newest_deleted}");
+    let first_kept_segment_newest = kept
+        .iter()
+        .filter(|r| r.offset < log.segment_base_offsets()[1])
+        .map(|r| r.timestamp)
+        .max()
+        .unwrap();
+    assert!(
+        now - first_kept_segment_newest <= 1_000,
+        "the first kept segment holds a record within retention.ms"
+    );
+
+    // Retention by size on top: the oldest segments go while the log stays at the limit.
+    let limit = log.size_bytes() / 2;
+    log.set_config(LogConfig {
+        retention_bytes: i64::try_from(limit).unwrap(),
+        ..config
+    });
+    let report = log.maintain(now).unwrap();
+    assert!(report.deleted_segments > 0);
+    let oldest = log.segment_base_offsets()[0];
+    // A read returns the batches of one segment at most: all of the oldest one here.
+    let oldest_size = log
+        .read(oldest, 1 << 20, Default::default())
+        .unwrap()
+        .bytes
+        .len() as u64;
+    assert!(log.size_bytes() >= limit, "size {}", log.size_bytes());
+    assert!(
+        log.size_bytes() - oldest_size < limit,
+        "one more deletion would undershoot retention.bytes"
+    );
+    let expected: Vec<StoredRecord> = kept.into_iter().filter(|r| r.offset >= oldest).collect();
+    assert_eq!(all_records(&log), expected);
+    // Compaction still runs over what is left, and the log still appends.
+    log.compact(now).unwrap();
+    let info = log
+        .append(
+            &mut BatchSpec::new(now)
+                .record(RecordSpec::new(Some(b"k0"), Some(b"new")))
+                .build(),
+            &opts(now),
+        )
+        .unwrap();
+    assert_eq!(info.base_offset, 60);
+}
+
+#[test]
+fn segments_compaction_emptied_do_not_shield_expired_ones() {
+    let dir = test_dir();
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::CompactDelete,
+        retention_ms: 1_000,
+        ..config()
+    };
+    let log = Log::open(dir.path(), config).unwrap();
+    // Rounds at 0..=1100 of the same five keys: compaction empties the older segments.
+    fill(&log, 12);
+    log.compact(0).unwrap();
+    let emptied = log
+        .segment_base_offsets()
+        .windows(2)
+        // A read at an empty segment's base hands over to the next segment.
+        .filter(|w| {
+            log.read(w[0], 1 << 20, Default::default())
+                .unwrap()
+                .first_offset
+                >= w[1]
+        })
+        .count();
+    assert!(emptied > 0, "compaction left empty segments");
+    let before = all_records(&log);
+    let report = log.maintain(1_050).unwrap();
+    assert!(report.deleted_segments >= emptied, "{report:?}");
+    let start = log.log_start_offset();
+    let first = log.segment_base_offsets();
+    let r = log.read(start, 1 << 20, Default::default()).unwrap();
+    assert!(
+        r.first_offset < first[1],
+        "the first segment left holds records"
+    );
+    let expired = |r: &StoredRecord| 1_050 - r.timestamp > 1_000;
+    let after = all_records(&log);
+    assert!(before.iter().filter(|r| r.offset < start).all(expired));
+    assert_eq!(
+        after,
+        before
+            .into_iter()
+            .filter(|r| r.offset >= start)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_key_map_smaller_than_the_keys_compacts_in_passes_to_the_same_result() {
+    // 40 keys over 8 rounds in a shuffled order, some deleted in later rounds.
+    let fill_keys = |log: &Log| {
+        for round in 0..8i64 {
+            let mut spec = BatchSpec::new(100 * round);
+            for i in 0..20i64 {
+                let k = (i * 7 + round * 13) % 40;
+                let key = format!("key-{k}");
+                let value = format!("{round}-{i}");
+                let tombstone = round >= 5 && k % 9 == 0;
+                spec = spec.record(RecordSpec::new(
+                    Some(key.as_bytes()),
+                    (!tombstone).then_some(value.as_bytes()),
+                ));
+            }
+            log.append(&mut spec.build(), &opts(100 * round)).unwrap();
+        }
+    };
+    let small = LogConfig {
+        segment_bytes: 600,
+        segment_index_bytes: 1200,
+        compaction_map_entries: 7,
+        ..config()
+    };
+    let (dir_small, dir_full) = (test_dir(), test_dir());
+    let capped = Log::open(dir_small.path(), small.clone()).unwrap();
+    let full = Log::open(
+        dir_full.path(),
+        LogConfig {
+            compaction_map_entries: 1 << 20,
+            ..small
+        },
+    )
+    .unwrap();
+    fill_keys(&capped);
+    fill_keys(&full);
+    assert_eq!(capped.segment_base_offsets(), full.segment_base_offsets());
+    assert!(capped.segment_count() > 4);
+
+    // Young tombstones first, then with every tombstone past delete.retention.ms.
+    for now in [0, 10_000] {
+        let capped_report = capped.compact(now).unwrap();
+        let full_report = full.compact(now).unwrap();
+        assert_eq!(full_report.passes, 1);
+        if now == 0 {
+            assert!(capped_report.passes > 3, "{capped_report:?}");
+            assert!(full_report.records_removed > 0);
+        }
+        assert_eq!(all_records(&capped), all_records(&full), "at {now}");
+    }
+    assert!(!all_records(&full)
+        .iter()
+        .any(|r| r.value.is_none() && r.offset < *full.segment_base_offsets().last().unwrap()));
+}

@@ -1,8 +1,10 @@
-//! Property test: random appends, reads, truncations, `DeleteRecords` and reopens agree with a
-//! simple in-memory model of the log.
+//! Property test: random appends, reads, timestamp lookups, truncations, `DeleteRecords`,
+//! time-based rolls and clean or torn reopens agree with a simple in-memory model of the log.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap too
 
 mod common;
+
+use std::path::Path;
 
 use common::opts;
 use fjord_protocol::records::{BatchHeader, Batches};
@@ -26,6 +28,12 @@ enum Op {
     Reopen {
         clean: bool,
     },
+    /// `maintain(now)` with `now` this far past the newest batch timestamp: rolls by `segment.ms`.
+    Maintain(i64),
+    /// `offset_for_timestamp` at a fraction of the way through the timestamps appended.
+    Timestamp(f64),
+    /// Crash, cut this fraction (at least one byte) off the end of the active segment, reopen.
+    TornReopen(f64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -36,8 +44,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0.0..1.0f64).prop_map(Op::Truncate),
         1 => (0.0..1.0f64).prop_map(Op::DeleteBefore),
         1 => any::<bool>().prop_map(|clean| Op::Reopen { clean }),
+        2 => (-20i64..120).prop_map(Op::Maintain),
+        2 => (0.0..1.0f64).prop_map(Op::Timestamp),
+        1 => (0.0..1.0f64).prop_map(Op::TornReopen),
     ]
 }
+
+const SEGMENT_MS: i64 = 50;
 
 fn config() -> LogConfig {
     LogConfig {
@@ -45,14 +58,22 @@ fn config() -> LogConfig {
         index_interval_bytes: 90,
         // Room for a handful of entries: exercises rolls on a full index too.
         segment_index_bytes: 64,
+        // Batch timestamps count appends (1, 2, ...); `Maintain` picks times around them.
+        segment_ms: SEGMENT_MS,
+        retention_ms: -1,
+        // Few open sealed segments: reads keep closing and reopening files.
+        max_open_sealed_segments: 2,
         ..LogConfig::default()
     }
 }
 
+/// One stored batch: base offset, last offset, bytes as stored, timestamp of all its records.
+type ModelBatch = (i64, i64, Vec<u8>, i64);
+
 /// The model: stored batches in order, and the log start offset.
 #[derive(Debug, Default)]
 struct Model {
-    batches: Vec<(i64, i64, Vec<u8>)>,
+    batches: Vec<ModelBatch>,
     start: i64,
     end: i64,
 }
@@ -61,6 +82,49 @@ impl Model {
     fn pick(&self, frac: f64) -> i64 {
         self.start + ((self.end - self.start) as f64 * frac) as i64
     }
+
+    /// The log now ends at `end` (every batch from `end` on is gone); a log start past it
+    /// empties the log, which restarts at the start.
+    fn cut_at(&mut self, end: i64) {
+        self.batches.retain(|b| b.0 < end);
+        self.end = end;
+        if self.start > end {
+            self.batches.clear();
+            self.end = self.start;
+        }
+    }
+
+    /// First record at or after the start with a timestamp of at least `ts`.
+    fn offset_for_timestamp(&self, ts: i64) -> Option<(i64, i64)> {
+        self.batches
+            .iter()
+            .find(|b| b.1 >= self.start && b.3 >= ts)
+            .map(|b| (b.0.max(self.start), b.3))
+    }
+}
+
+/// Drops `log` without closing it (a crash), cuts `frac` of the active segment's bytes (at
+/// least one) off its end, and returns the base offset of the first batch the cut damaged.
+fn crash_and_cut(dir: &Path, log: Log, m: &Model, frac: f64) -> Option<i64> {
+    let active = *log.segment_base_offsets().last().unwrap();
+    drop(log);
+    let path = dir.join(format!("{active:020}.log"));
+    let size = std::fs::metadata(&path).unwrap().len();
+    if size == 0 {
+        return None;
+    }
+    let cut = (1 + (size as f64 * frac) as u64).min(size);
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(size - cut).unwrap();
+    // The active segment is gap-free from its base: its batches lie back to back.
+    let mut pos = 0u64;
+    for (base, _, raw, _) in m.batches.iter().filter(|b| b.0 >= active) {
+        pos += raw.len() as u64;
+        if pos > size - cut {
+            return Some(*base);
+        }
+    }
+    unreachable!("a cut of {cut} bytes of {size} damaged no batch")
 }
 
 fn run(ops: Vec<Op>) {
@@ -81,8 +145,12 @@ fn run(ops: Vec<Op>) {
                 assert_eq!(info.base_offset, m.end);
                 for b in Batches::new(&input) {
                     let (h, raw) = b.unwrap();
-                    m.batches
-                        .push((h.base_offset, h.last_offset(), raw.to_vec()));
+                    m.batches.push((
+                        h.base_offset,
+                        h.last_offset(),
+                        raw.to_vec(),
+                        h.max_timestamp,
+                    ));
                 }
                 m.end = info.last_offset + 1;
             }
@@ -109,10 +177,10 @@ fn run(ops: Vec<Op>) {
                 let limit = max_offset.unwrap_or(m.end).min(m.end);
                 // Expected: whole batches from the one holding `offset`, below `limit`, within
                 // max_bytes (the first one always with min_one), from one segment only.
-                let first = m.batches.iter().position(|(_, last, _)| *last >= offset);
+                let first = m.batches.iter().position(|b| b.1 >= offset);
                 let mut expect = Vec::new();
                 if let Some(first) = first {
-                    for (i, (_, last, raw)) in m.batches[first..].iter().enumerate() {
+                    for (i, (_, last, raw, _)) in m.batches[first..].iter().enumerate() {
                         if *last >= limit
                             || (expect.len() + raw.len() > max_bytes && !(i == 0 && min_one))
                         {
@@ -146,9 +214,9 @@ fn run(ops: Vec<Op>) {
                     let new_end = m
                         .batches
                         .iter()
-                        .find(|(_, last, _)| *last >= to)
-                        .map_or(to, |(base, _, _)| (*base).min(to));
-                    m.batches.retain(|(base, _, _)| *base < new_end);
+                        .find(|b| b.1 >= to)
+                        .map_or(to, |b| b.0.min(to));
+                    m.batches.retain(|b| b.0 < new_end);
                     m.end = new_end;
                     m.start = m.start.min(new_end);
                 }
@@ -175,6 +243,44 @@ fn run(ops: Vec<Op>) {
                 }
                 log = Some(Log::open(dir.path(), config()).unwrap());
             }
+            Op::Maintain(past_newest) => {
+                let now = n + past_newest;
+                let active = *l.segment_base_offsets().last().unwrap();
+                // `segment.ms` counts from the active segment's first batch.
+                let due = m
+                    .batches
+                    .iter()
+                    .find(|b| b.0 == active)
+                    .is_some_and(|b| now - b.3 > SEGMENT_MS);
+                let report = l.maintain(now).unwrap();
+                assert_eq!(report.rolled, due, "maintain({now}), active base {active}");
+                let bases = l.segment_base_offsets();
+                if due {
+                    assert_eq!(bases.last(), Some(&m.end), "a fresh segment at the log end");
+                    // Sealed, and kept unless it lies wholly below the log start.
+                    assert_eq!(bases.contains(&active), m.end > m.start);
+                } else {
+                    assert_eq!(bases.last(), Some(&active));
+                }
+            }
+            Op::Timestamp(frac) => {
+                let ts = ((n + 2) as f64 * frac) as i64;
+                let got = l
+                    .offset_for_timestamp(ts)
+                    .unwrap()
+                    .map(|hit| (hit.offset, hit.timestamp));
+                assert_eq!(
+                    got,
+                    m.offset_for_timestamp(ts),
+                    "offset_for_timestamp({ts})"
+                );
+            }
+            Op::TornReopen(frac) => {
+                if let Some(end) = crash_and_cut(dir.path(), log.take().unwrap(), &m, frac) {
+                    m.cut_at(end);
+                }
+                log = Some(Log::open(dir.path(), config()).unwrap());
+            }
         }
         let l = log.as_ref().unwrap();
         assert_eq!((l.log_start_offset(), l.log_end_offset()), (m.start, m.end));
@@ -185,8 +291,8 @@ fn run(ops: Vec<Op>) {
     let expect: Vec<Vec<u8>> = m
         .batches
         .iter()
-        .filter(|(_, last, _)| *last >= m.start)
-        .map(|(_, _, raw)| raw.clone())
+        .filter(|b| b.1 >= m.start)
+        .map(|b| b.2.clone())
         .collect();
     assert_eq!(got, expect);
 }

@@ -159,7 +159,7 @@ impl Log {
     pub(super) fn roll(&self, w: &mut Writer, config: &LogConfig) -> Result<(), IoError> {
         w.active.seal_indexes()?;
         // Freshly sealed segments count as used now: likely read soon by lagging consumers.
-        w.active.touch(self.epoch());
+        self.used(&w.active);
         let end = self.log_end_offset();
         self.sealed.seal(w.active.clone(), end);
         let next = Arc::new(Segment::create(&self.dir, end, index_settings(config))?);

@@ -12,6 +12,7 @@
 
 mod append;
 mod open;
+mod open_files;
 mod read;
 mod retention;
 
@@ -28,6 +29,7 @@ use crate::durability::GroupCommit;
 use crate::error::FlushError;
 use crate::flusher::SealedSync;
 use crate::segment::{IndexSettings, Segment};
+use open_files::OpenFiles;
 
 /// Per-append settings from the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +131,8 @@ pub struct Log {
     maintenance: Mutex<()>,
     /// Counts `maintain` calls; segments remember when their indexes were last used.
     epoch: AtomicU64,
+    /// Sealed segments keeping their files open, bounded by `max_open_sealed_segments`.
+    open_files: OpenFiles,
 }
 
 fn index_settings(config: &LogConfig) -> IndexSettings {
@@ -240,6 +244,13 @@ impl Log {
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
+
+    /// Records a use of `seg` by a reader: maintenance epoch and open-file cache.
+    fn used(&self, seg: &Arc<Segment>) {
+        seg.touch(self.epoch());
+        self.open_files
+            .used(seg, self.config.read().max_open_sealed_segments);
+    }
 }
 
 impl Drop for Log {
@@ -250,5 +261,7 @@ impl Drop for Log {
     }
 }
 
+#[cfg(test)]
+mod durability_tests;
 #[cfg(test)]
 mod tests;

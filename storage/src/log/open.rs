@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::{index_settings, Log, Writer};
+use super::{index_settings, Log, OpenFiles, Writer};
 use crate::checkpoint::{self, sync_dir, CleanShutdown};
 use crate::config::LogConfig;
 use crate::durability::GroupCommit;
@@ -89,6 +89,8 @@ fn open_segments(
         }
         let (seg, cut) = Segment::recover(dir, base, settings, Check::Sealed)?;
         seg.seal_indexes()?;
+        // Opening a log holds no sealed segment's files; reads open them as needed.
+        seg.release_files();
         let seg = Arc::new(seg);
         segments.push(seg.clone());
         if cut > 0 {
@@ -204,6 +206,7 @@ impl Log {
             sealed,
             maintenance: Mutex::new(()),
             epoch: AtomicU64::new(1),
+            open_files: OpenFiles::default(),
         })
     }
 }

@@ -41,15 +41,25 @@ impl Log {
         let first = segments
             .partition_point(|s| s.base_offset() <= offset)
             .saturating_sub(1);
-        let epoch = self.epoch();
         for seg in segments.iter().skip(first) {
             if seg.base_offset() >= limit {
                 break;
             }
-            seg.touch(epoch);
+            self.used(seg);
+            let read = match seg.read(offset, max_bytes, limit, opts.min_one_batch) {
+                // Retention or DeleteRecords deleted it after the snapshot was taken.
+                Err(_) if seg.is_deleted() => {
+                    return Err(ReadError::OffsetOutOfRange {
+                        requested: offset,
+                        log_start_offset: self.log_start_offset(),
+                        log_end_offset,
+                    })
+                }
+                other => other?,
+            };
             // A segment with nothing at or after `offset` (its tail was compacted away) hands
             // over to the next one.
-            if let Some(r) = seg.read(offset, max_bytes, limit, opts.min_one_batch)? {
+            if let Some(r) = read {
                 if r.bytes.is_empty() {
                     return Ok(empty);
                 }
@@ -69,13 +79,17 @@ impl Log {
     /// timestamp (Kafka `ListOffsets` by timestamp). `None` when every record is older.
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<TimestampOffset>, ReadError> {
         let start = self.log_start_offset();
-        let epoch = self.epoch();
         for seg in self.segments().iter() {
             if seg.stats().max_timestamp < ts {
                 continue;
             }
-            seg.touch(epoch);
-            if let Some(hit) = seg.find_timestamp(ts, start)? {
+            self.used(seg);
+            let found = match seg.find_timestamp(ts, start) {
+                // Deleted by retention meanwhile: its records are gone, the next segment answers.
+                Err(_) if seg.is_deleted() => continue,
+                other => other?,
+            };
+            if let Some(hit) = found {
                 return Ok(Some(TimestampOffset {
                     offset: hit.offset,
                     timestamp: hit.timestamp,
@@ -109,6 +123,7 @@ impl Log {
             timestamp: stats.max_timestamp,
         };
         let seg = segments.get(i)?;
+        self.used(seg);
         match seg.find_timestamp(
             stats.max_timestamp,
             start.max(stats.offset_of_max_timestamp),

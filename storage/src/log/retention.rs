@@ -44,12 +44,16 @@ fn expired_prefix(
         return n;
     }
     let non_empty = |s: &Arc<Segment>| s.size() > 0;
+    // A sealed segment that compaction emptied holds nothing to keep: it must not shield the
+    // expired segments after it (its timestamp would be the file's mtime, i.e. the compaction).
+    let emptied = |s: &Arc<Segment>| s.is_sealed() && !non_empty(s);
     if config.retention_ms >= 0 {
+        let expired = |s: &Arc<Segment>| {
+            non_empty(s) && now_ms.saturating_sub(retention_timestamp(s)) > config.retention_ms
+        };
         let by_time = segments
             .iter()
-            .take_while(|s| {
-                non_empty(s) && now_ms.saturating_sub(retention_timestamp(s)) > config.retention_ms
-            })
+            .take_while(|s| emptied(s) || expired(s))
             .count();
         n = n.max(by_time);
     }
@@ -60,7 +64,7 @@ fn expired_prefix(
             .iter()
             .take_while(|s| {
                 let size = i128::from(s.size());
-                if non_empty(s) && excess - size >= 0 {
+                if (non_empty(s) || emptied(s)) && excess - size >= 0 {
                     excess -= size;
                     true
                 } else {
@@ -240,6 +244,7 @@ impl Log {
                 // A sealed segment stays sealed (it may be compacted, with offset gaps); appends
                 // go to a fresh segment, so recovery only ever scans gap-free segments.
                 target.seal()?;
+                self.used(&target);
             }
             let fresh = Arc::new(Segment::create(&self.dir, new_end, settings)?);
             self.update_segments(|list| list.push(fresh.clone()));

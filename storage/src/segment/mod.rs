@@ -2,18 +2,20 @@
 //!
 //! - [`scan`]: walking the batches of a log file (recovery, index rebuilds).
 //! - [`read`]: finding batches by offset and timestamp, reading byte ranges.
+//! - [`file`]: the `.log` descriptor, which sealed segments close while idle.
 //!
 //! Appends come from one writer at a time (the log's writer lock); reads run concurrently and see
 //! only the bytes below `size`, which the writer publishes after the data and index entries are
 //! written. Reads use positional reads of the file, so truncating or deleting a segment can never
 //! fault a reader that still holds it (a memory map would raise SIGBUS on a truncated page).
 
+mod file;
 mod read;
 mod scan;
 
 pub(crate) use scan::Check;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +26,7 @@ use crate::error::{io_err, IoError, ReadError};
 use crate::index::offset::OffsetIndex;
 use crate::index::time::TimeIndex;
 use crate::index::FilePosition;
+use file::{open_log_file, Hold, LogFile};
 
 /// File name stem of a segment: its base offset padded to 20 digits.
 pub(crate) fn file_stem(base_offset: i64) -> String {
@@ -50,6 +53,11 @@ impl SegmentPaths {
             index: dir.join(format!("{stem}.index")),
             time_index: dir.join(format!("{stem}.timeindex")),
         }
+    }
+
+    /// Whether both index files exist.
+    pub(crate) fn indexes_exist(&self) -> bool {
+        self.index.exists() && self.time_index.exists()
     }
 
     /// Deletes the files that exist.
@@ -128,7 +136,8 @@ pub(crate) struct BatchInfo {
 pub(crate) struct Segment {
     base_offset: i64,
     paths: SegmentPaths,
-    file: File,
+    /// The `.log` descriptor; sealed segments close it while idle.
+    file: LogFile,
     /// Bytes readers may see: everything below was completely written.
     size: AtomicU64,
     /// `None` while not loaded: sealed segments map their indexes on first use and drop them
@@ -141,21 +150,11 @@ pub(crate) struct Segment {
     last_used: AtomicU64,
 }
 
-fn open_log_file(path: &Path, create: bool) -> Result<File, IoError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(create)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err("open segment", path))
-}
-
 impl Segment {
     fn with_parts(
         base_offset: i64,
         paths: SegmentPaths,
-        file: File,
+        file: LogFile,
         size: u64,
         settings: IndexSettings,
     ) -> Self {
@@ -186,24 +185,24 @@ impl Segment {
             offset: OffsetIndex::create(&paths.index, base_offset, settings.capacity)?,
             time: TimeIndex::create(&paths.time_index, base_offset, settings.capacity)?,
         };
+        let file = LogFile::open(paths.log.clone(), file, Hold::Active);
         let seg = Self::with_parts(base_offset, paths, file, 0, settings);
         *seg.indexes.write() = Some(indexes);
         Ok(seg)
     }
 
-    /// Opens a sealed (no longer appended) segment cheaply: indexes stay unmapped until used;
-    /// the max timestamp comes from the time index's last entry.
+    /// Opens a sealed (no longer appended) segment cheaply: neither its file nor its indexes
+    /// stay open; the max timestamp comes from the time index's last entry.
     pub(crate) fn open_sealed(
         dir: &Path,
         base_offset: i64,
         settings: IndexSettings,
     ) -> Result<Self, IoError> {
         let paths = SegmentPaths::new(dir, base_offset);
-        let file = open_log_file(&paths.log, false)?;
-        let size = file
-            .metadata()
+        let size = std::fs::metadata(&paths.log)
             .map_err(io_err("stat segment", &paths.log))?
             .len();
+        let file = LogFile::closed(paths.log.clone());
         let seg = Self::with_parts(base_offset, paths, file, size, settings);
         seg.sealed.store(true, Ordering::Release);
         match read_last_time_entry(&seg.paths.time_index, base_offset)? {
@@ -215,7 +214,10 @@ impl Segment {
             // Empty time index: either an empty segment or one without timestamps.
             Some(None) => {}
             // Missing or torn: rebuilding the indexes recomputes the stats.
-            None => seg.load_indexes()?,
+            None => {
+                seg.load_indexes()?;
+                *seg.indexes.write() = None;
+            }
         }
         Ok(seg)
     }
@@ -234,6 +236,9 @@ impl Segment {
             .metadata()
             .map_err(io_err("stat segment", &paths.log))?
             .len();
+        if !paths.indexes_exist() {
+            return Ok(None);
+        }
         let Some(mut offset) = OffsetIndex::open_checked(&paths.index, base_offset, size.max(1))?
         else {
             return Ok(None);
@@ -243,6 +248,7 @@ impl Segment {
         };
         offset.expand(settings.capacity)?;
         time.expand(settings.capacity)?;
+        let file = LogFile::open(paths.log.clone(), file, Hold::Active);
         let seg = Self::with_parts(base_offset, paths, file, size, settings);
         let from = offset.last().map_or(0, |(_, p)| u64::from(p.0));
         let mut stats = SegmentStats::empty(base_offset);
@@ -252,7 +258,7 @@ impl Segment {
         }
         let mut indexes = Indexes { offset, time };
         let tail = scan::scan(
-            &seg.file,
+            &*seg.file.get()?,
             &seg.paths.log,
             from,
             size,
@@ -312,6 +318,7 @@ impl Segment {
             file.sync_all()
                 .map_err(io_err("fsync segment", &paths.log))?;
         }
+        let file = LogFile::open(paths.log.clone(), file, Hold::Active);
         let seg = Self::with_parts(base_offset, paths, file, outcome.valid_len, settings);
         stats.first_batch_timestamp = seg.first_batch_max_timestamp()?;
         *seg.indexes.write() = Some(indexes);
@@ -373,10 +380,11 @@ impl Segment {
             ix.offset.reserve(batches.len())?;
             ix.time.reserve(batches.len())?;
         }
-        if let Err(e) = self.file.write_all_at(bytes, start) {
+        let file = self.file.get()?;
+        if let Err(e) = file.write_all_at(bytes, start) {
             // Readers never see past `size`, and the next append writes at `start` again; the
             // cut also keeps a crash from leaving a torn batch for recovery to find.
-            if let Err(cut) = self.file.set_len(start) {
+            if let Err(cut) = file.set_len(start) {
                 tracing::warn!(
                     segment = %self.paths.log.display(),
                     size = start,
@@ -404,8 +412,12 @@ impl Segment {
 
     /// Forces the log file's data to disk.
     pub(crate) fn sync(&self) -> Result<(), IoError> {
-        self.file
-            .sync_data()
+        // Any descriptor will do: fsync writes back the file's dirty pages, whoever wrote them.
+        let Some(file) = self.file.get_unless_deleted()? else {
+            // Deleted while closed: there is nothing left to make durable.
+            return Ok(());
+        };
+        file.sync_data()
             .map_err(io_err("fsync segment", &self.paths.log))
     }
 
@@ -444,7 +456,15 @@ impl Segment {
         if guard.is_some() {
             return Ok(());
         }
+        // A deleted segment must not recreate index files in the log directory.
+        self.file.check_live()?;
         let size = self.size();
+        // Opening maps creates a missing file, which would then pass as an empty index: a
+        // compaction swap deletes both, and a segment's timestamps must come back.
+        if !self.paths.indexes_exist() {
+            *guard = Some(self.rebuild_indexes(size)?);
+            return Ok(());
+        }
         let offset = OffsetIndex::open_checked(&self.paths.index, self.base_offset, size.max(1))?;
         let time = TimeIndex::open_checked(&self.paths.time_index, self.base_offset)?;
         let indexes = match (offset, time) {
@@ -472,7 +492,7 @@ impl Segment {
         let mut stats = SegmentStats::empty(self.base_offset);
         let interval = self.settings.interval_bytes;
         scan::scan(
-            &self.file,
+            &*self.file.get()?,
             &self.paths.log,
             0,
             size,
@@ -540,8 +560,8 @@ impl Segment {
         };
         self.load_indexes()?;
         let mut guard = self.indexes.write();
-        self.file
-            .set_len(cut)
+        let file = self.file.get()?;
+        file.set_len(cut)
             .map_err(io_err("truncate segment", &self.paths.log))?;
         self.size.store(cut, Ordering::Release);
         let mut stats = SegmentStats::empty(self.base_offset);
@@ -556,7 +576,7 @@ impl Segment {
             let from = ix.offset.last().map_or(0, |(_, p)| u64::from(p.0));
             let interval = self.settings.interval_bytes;
             scan::scan(
-                &self.file,
+                &file,
                 &self.paths.log,
                 from,
                 cut,
@@ -584,25 +604,58 @@ impl Segment {
         &self,
         f: impl FnMut(&fjord_protocol::records::BatchHeader, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        scan::for_each_batch(&self.file, &self.paths.log, self.size(), f)
+        scan::for_each_batch(&*self.file.get()?, &self.paths.log, self.size(), f)
     }
 
-    /// Maps the indexes now, so a reader still holding this segment after it was replaced on
-    /// disk never has to open the (new) index files.
-    pub(crate) fn pin_indexes(&self) -> Result<(), IoError> {
+    /// Before the segment's files are replaced on disk: keeps its `.log` open and its indexes
+    /// mapped, so a reader still holding it never opens the new files.
+    pub(crate) fn retire(&self) -> Result<(), IoError> {
+        self.file.retire(true)?;
         self.load_indexes()
     }
 
-    /// Deletes the segment's files. Readers holding the segment keep their open file.
+    /// Deletes the segment's files. Readers holding the segment keep its file if it was open;
+    /// otherwise their reads fail and [`Segment::is_deleted`] tells why.
     pub(crate) fn delete_files(&self) -> Result<(), IoError> {
+        self.file.retire(false)?;
         self.paths.delete()
+    }
+
+    /// Whether the segment's files were deleted or replaced on disk.
+    pub(crate) fn is_deleted(&self) -> bool {
+        self.file.is_retired()
+    }
+
+    /// Keeps the `.log` open from now on (the log's cache of recently read segments took it).
+    pub(crate) fn keep_file_open(&self) {
+        self.file.keep_open();
+    }
+
+    /// Closes the `.log` and, for a sealed segment, unmaps the indexes, until next used.
+    /// Returns whether a descriptor was closed. Retired segments keep theirs.
+    pub(crate) fn release_files(&self) -> bool {
+        if self.file.is_retired() {
+            return false;
+        }
+        let closed = self.file.release();
+        if self.is_sealed() {
+            self.indexes.write().take();
+        }
+        closed
+    }
+
+    /// Whether the `.log` descriptor is open now.
+    #[cfg(test)]
+    pub(crate) fn file_open(&self) -> bool {
+        self.file.is_open()
     }
 
     /// Reads into `buf` from `pos`, stopping early only at the end of the file.
     fn read_at_most(&self, pos: u64, buf: &mut [u8]) -> Result<usize, IoError> {
+        let file = self.file.get()?;
         let mut done = 0;
         while done < buf.len() {
-            let n = match self.file.read_at(&mut buf[done..], pos + done as u64) {
+            let n = match file.read_at(&mut buf[done..], pos + done as u64) {
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(IoError::new("read segment", &self.paths.log, e)),

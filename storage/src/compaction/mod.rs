@@ -1,6 +1,6 @@
 //! Key-based compaction (`cleanup.policy=compact`) of sealed segments.
 //!
-//! A pass first maps every key to the offset of its latest record across the sealed segments,
+//! A pass first maps keys to the offset of their latest record across the sealed segments,
 //! then rewrites each sealed segment that has something to drop into `<base>.log.cleaned` and
 //! swaps it in: the old index files are deleted, the cleaned file is renamed over the old log
 //! (atomic), and the indexes are rebuilt from it. Offsets are never changed and batches never
@@ -11,8 +11,15 @@
 //! A compressed batch that loses records is re-encoded with its own codec. Kept whole, and their
 //! keys not used to drop older records: transactional batches (aborted data must not shadow
 //! committed data), control batches, and batches whose records fail to decode.
+//!
+//! The key map has a fixed capacity (`compaction_map_entries`, see [`key_map`]). When the sealed
+//! segments hold more keys, compaction runs several passes: each maps the keys of the next
+//! stretch of offsets, as many as fit, and cleans every segment below that stretch's end. A
+//! record is then dropped in the pass that maps the later record of its key, so the result is
+//! the one a single pass with an unbounded map would give.
 
-use std::collections::HashMap;
+mod key_map;
+
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -27,6 +34,7 @@ use crate::error::{io_err, CompactError, IoError};
 use crate::log::Log;
 use crate::records::{decode, offset_of};
 use crate::segment::Segment;
+use key_map::KeyMap;
 
 /// What a compaction pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +49,8 @@ pub struct CompactionReport {
     pub records_removed: u64,
     /// Tombstones dropped after `delete.retention.ms`.
     pub tombstones_removed: u64,
+    /// Passes run: more than one when the sealed segments hold more keys than the key map.
+    pub passes: usize,
 }
 
 /// Batches whose records compaction may look into.
@@ -56,18 +66,50 @@ fn cleanable_records(h: &BatchHeader, bytes: &[u8]) -> Option<Vec<Record>> {
     decode(&Bytes::copy_from_slice(bytes), h).ok()
 }
 
-/// Latest offset of every key in the sealed segments.
-fn build_key_map(sealed: &[Arc<Segment>]) -> Result<HashMap<Vec<u8>, i64>, IoError> {
-    let mut map: HashMap<Vec<u8>, i64> = HashMap::new();
-    for seg in sealed {
-        seg.for_each_batch(|h, bytes| {
+/// Why mapping keys stopped early.
+#[derive(Debug)]
+enum MapStop {
+    /// The map is full.
+    Full,
+    /// Reading a segment failed.
+    Io(IoError),
+}
+
+impl From<IoError> for MapStop {
+    fn from(e: IoError) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// Latest offset of the keys of records at or after `from` in the sealed segments, as many keys
+/// as `capacity` allows; the map's end says how far it got.
+fn build_key_map(sealed: &[Arc<Segment>], from: i64, capacity: usize) -> Result<KeyMap, IoError> {
+    let mut map = KeyMap::new(capacity);
+    let next_bases = sealed.iter().skip(1).map(|s| Some(s.base_offset()));
+    for (seg, next_base) in sealed.iter().zip(next_bases.chain([None])) {
+        // Wholly mapped by an earlier pass.
+        if next_base.is_some_and(|next| next <= from) {
+            continue;
+        }
+        let walked = seg.for_each_batch(|h, bytes| {
+            if h.last_offset() < from {
+                return Ok(());
+            }
             for r in cleanable_records(h, bytes).unwrap_or_default() {
-                if let Some(key) = &r.key {
-                    map.insert(key.to_vec(), offset_of(h, &r));
+                let offset = offset_of(h, &r);
+                let Some(key) = &r.key else { continue };
+                if offset >= from && !map.insert(key, offset) {
+                    map.full_at(offset);
+                    return Err(MapStop::Full);
                 }
             }
-            Ok::<(), IoError>(())
-        })?;
+            Ok(())
+        });
+        match walked {
+            Ok(()) => {}
+            Err(MapStop::Full) => break,
+            Err(MapStop::Io(e)) => return Err(e),
+        }
     }
     Ok(map)
 }
@@ -80,22 +122,33 @@ struct Cleaned {
     bytes_after: u64,
 }
 
-/// Whether record `r` of batch `h` survives.
-fn keep(r: &Record, h: &BatchHeader, map: &HashMap<Vec<u8>, i64>, drop_tombstones: bool) -> bool {
+/// Whether record `r` of batch `h` survives this pass.
+fn keep(r: &Record, h: &BatchHeader, map: &KeyMap, drop_tombstones: bool) -> bool {
     let Some(key) = &r.key else {
         return true;
     };
-    let latest = map
-        .get(key.as_ref())
-        .is_none_or(|&latest| offset_of(h, r) >= latest);
+    let offset = offset_of(h, r);
+    if offset >= map.end() {
+        // Not mapped yet: a later pass decides.
+        return true;
+    }
+    let latest = map.latest(key).is_none_or(|latest| offset >= latest);
     latest && !(r.value.is_none() && drop_tombstones)
+}
+
+/// Whether `r` has a later record of its key in `map` (rather than being an expired tombstone).
+fn superseded(r: &Record, h: &BatchHeader, map: &KeyMap) -> bool {
+    r.key
+        .as_ref()
+        .and_then(|k| map.latest(k))
+        .is_some_and(|latest| offset_of(h, r) < latest)
 }
 
 /// Writes the cleaned copy of `seg` to `out`; returns `None` when nothing would change.
 fn clean_segment(
     seg: &Segment,
     out: &PathBuf,
-    map: &HashMap<Vec<u8>, i64>,
+    map: &KeyMap,
     drop_tombstones: bool,
 ) -> Result<Option<Cleaned>, IoError> {
     let mut cleaned = Cleaned::default();
@@ -127,11 +180,7 @@ fn clean_segment(
             }
         };
         for r in &dropped {
-            let superseded = r.key.as_ref().is_some_and(|k| {
-                map.get(k.as_ref())
-                    .is_some_and(|&latest| offset_of(h, r) < latest)
-            });
-            if superseded {
+            if superseded(r, h, map) {
                 cleaned.records_removed += 1;
             } else {
                 cleaned.tombstones_removed += 1;
@@ -168,36 +217,62 @@ impl Log {
         let Some((_, sealed)) = segments.split_last() else {
             return Ok(report);
         };
-        let sealed: Vec<Arc<Segment>> = sealed.iter().filter(|s| s.is_sealed()).cloned().collect();
-        let map = build_key_map(&sealed)?;
-        for seg in &sealed {
-            let drop_tombstones =
-                now_ms.saturating_sub(seg.stats().max_timestamp) > config.delete_retention_ms;
-            let paths = seg.paths().clone();
-            let cleaned_path = PathBuf::from(format!("{}.cleaned", paths.log.display()));
-            let Some(cleaned) = clean_segment(seg, &cleaned_path, &map, drop_tombstones)? else {
-                continue;
-            };
-            seg.pin_indexes()?;
-            // Index files go first: a crash after the rename finds no stale index and rebuilds.
-            for p in [&paths.index, &paths.time_index] {
-                std::fs::remove_file(p).map_err(io_err("remove index", p))?;
+        let mut sealed: Vec<Arc<Segment>> =
+            sealed.iter().filter(|s| s.is_sealed()).cloned().collect();
+        let mut from = i64::MIN;
+        loop {
+            let map = build_key_map(&sealed, from, config.compaction_map_entries)?;
+            report.passes += 1;
+            for seg in &mut sealed {
+                if seg.base_offset() >= map.end() {
+                    break;
+                }
+                let drop_tombstones =
+                    now_ms.saturating_sub(seg.stats().max_timestamp) > config.delete_retention_ms;
+                if let Some((fresh, cleaned)) = self.clean_and_swap(seg, &map, drop_tombstones)? {
+                    report.segments_cleaned += 1;
+                    report.bytes_before += seg.size();
+                    report.bytes_after += cleaned.bytes_after;
+                    report.records_removed += cleaned.records_removed;
+                    report.tombstones_removed += cleaned.tombstones_removed;
+                    *seg = fresh;
+                }
             }
-            std::fs::rename(&cleaned_path, &paths.log)
-                .map_err(io_err("swap in cleaned segment", &paths.log))?;
-            sync_dir(self.dir())?;
-            let fresh = Arc::new(Segment::open_sealed(
-                self.dir(),
-                seg.base_offset(),
-                self.index_settings(),
-            )?);
-            self.replace_segment(seg, fresh);
-            report.segments_cleaned += 1;
-            report.bytes_before += seg.size();
-            report.bytes_after += cleaned.bytes_after;
-            report.records_removed += cleaned.records_removed;
-            report.tombstones_removed += cleaned.tombstones_removed;
+            if map.end() == i64::MAX {
+                break;
+            }
+            tracing::debug!(dir = %self.dir().display(), keys = map.len(), end = map.end(), "key map full; compacting in another pass");
+            from = map.end();
         }
         Ok(report)
+    }
+
+    /// Writes the cleaned copy of `seg` and swaps it in; `None` when nothing would change.
+    fn clean_and_swap(
+        &self,
+        seg: &Arc<Segment>,
+        map: &KeyMap,
+        drop_tombstones: bool,
+    ) -> Result<Option<(Arc<Segment>, Cleaned)>, CompactError> {
+        let paths = seg.paths().clone();
+        let cleaned_path = PathBuf::from(format!("{}.cleaned", paths.log.display()));
+        let Some(cleaned) = clean_segment(seg, &cleaned_path, map, drop_tombstones)? else {
+            return Ok(None);
+        };
+        seg.retire()?;
+        // Index files go first: a crash after the rename finds no stale index and rebuilds.
+        for p in [&paths.index, &paths.time_index] {
+            std::fs::remove_file(p).map_err(io_err("remove index", p))?;
+        }
+        std::fs::rename(&cleaned_path, &paths.log)
+            .map_err(io_err("swap in cleaned segment", &paths.log))?;
+        sync_dir(self.dir())?;
+        let fresh = Arc::new(Segment::open_sealed(
+            self.dir(),
+            seg.base_offset(),
+            self.index_settings(),
+        )?);
+        self.replace_segment(seg, fresh.clone());
+        Ok(Some((fresh, cleaned)))
     }
 }
