@@ -54,7 +54,7 @@ fn offset_and_epoch_touch_only_their_bytes_and_keep_the_crc() {
     for codec in Compression::ALL {
         let before = batch(codec);
         let mut after = before.clone();
-        restamp(&mut after, 1_234_567, 42, None);
+        restamp(&mut after, 1_234_567, 42, None).unwrap();
 
         let diff = changed(&before, &after);
         assert!(!diff.is_empty());
@@ -77,7 +77,7 @@ fn leader_epoch_alone_leaves_the_crc() {
     let base = BatchHeader::parse(&before).unwrap().base_offset;
     let mut after = before.clone();
     // Every byte of the new epoch differs from the old one (3).
-    restamp(&mut after, base, 0x0102_0304, None);
+    restamp(&mut after, base, 0x0102_0304, None).unwrap();
     assert_eq!(changed(&before, &after), vec![12, 13, 14, 15]);
     assert_eq!(
         BatchHeader::parse(&after).unwrap().crc,
@@ -92,7 +92,7 @@ fn log_append_time_rewrites_covered_fields_and_recomputes_the_crc() {
         let before = batch(codec);
         let old = BatchHeader::parse(&before).unwrap();
         let mut after = before.clone();
-        restamp(&mut after, 300, 8, Some(1_700_000_000_000));
+        restamp(&mut after, 300, 8, Some(1_700_000_000_000)).unwrap();
 
         let diff = changed(&before, &after);
         let allowed: Vec<Range<usize>> = OFFSET_AND_EPOCH.into_iter().chain(APPEND_TIME).collect();
@@ -138,9 +138,9 @@ fn log_append_time_rewrites_covered_fields_and_recomputes_the_crc() {
 #[test]
 fn restamping_is_idempotent() {
     let mut once = batch(Compression::Lz4);
-    restamp(&mut once, 10, 2, Some(77));
+    restamp(&mut once, 10, 2, Some(77)).unwrap();
     let mut twice = once.clone();
-    restamp(&mut twice, 10, 2, Some(77));
+    restamp(&mut twice, 10, 2, Some(77)).unwrap();
     assert_eq!(once, twice);
 }
 
@@ -150,7 +150,7 @@ fn a_corrupt_batch_stays_corrupt_without_append_time() {
     let mut bytes = batch(Compression::None);
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
-    restamp(&mut bytes, 5, 5, None);
+    restamp(&mut bytes, 5, 5, None).unwrap();
     assert!(matches!(
         verify_crc(&bytes),
         Err(RecordError::CorruptCrc { .. })
@@ -173,6 +173,16 @@ fn short_or_bad_input_is_rejected_before_restamp() {
             validate_batches(prefix, &ValidationLimits::default()).is_err(),
             "prefix of {len} bytes"
         );
+    }
+
+    // restamp itself refuses bytes that cannot hold a header, and leaves them as they were.
+    for len in 0..HEADER_LEN {
+        let mut short = good[..len].to_vec();
+        assert!(matches!(
+            restamp(&mut short, 1, 1, Some(2)),
+            Err(RecordError::Truncated { available, .. }) if available == len
+        ));
+        assert_eq!(short, &good[..len]);
     }
 
     let mut bad_magic = good.clone();

@@ -199,13 +199,20 @@ pub fn verify_crc(batch: &[u8]) -> Result<(), RecordError> {
 
 /// Rewrites the fields the broker owns, in place: the base offset and leader epoch (outside the
 /// CRC) and, when `log_append_time` is set, the timestamp type and max timestamp, which the CRC
-/// covers, so the CRC is then recomputed. `batch` must be one complete, validated batch.
+/// covers, so the CRC is then recomputed. `batch` must be one complete, validated batch; bytes
+/// too short to hold a v2 header are refused untouched rather than written in part.
 pub fn restamp(
     batch: &mut [u8],
     base_offset: i64,
     leader_epoch: i32,
     log_append_time: Option<i64>,
-) {
+) -> Result<(), RecordError> {
+    if batch.len() < HEADER_LEN {
+        return Err(RecordError::Truncated {
+            needed: HEADER_LEN,
+            available: batch.len(),
+        });
+    }
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     batch[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
@@ -215,6 +222,7 @@ pub fn restamp(
         let crc = compute_crc(batch);
         batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     }
+    Ok(())
 }
 
 /// Iterates over the complete batches in a concatenation of batches (a `records` field or a log

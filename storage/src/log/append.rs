@@ -75,7 +75,22 @@ impl Log {
         let mut w = self.writer.lock();
         let base_offset = self.log_end_offset();
         let last_offset = base_offset + offsets - 1;
-        if self.should_roll(&w, &config, batches.len() as u64, last_offset, opts.now_ms) {
+        // Kafka ages a segment by record time: the newest timestamp being appended against the
+        // segment's first batch, so replaying old data does not roll a segment per append.
+        let newest_timestamp = opts.log_append_time.unwrap_or_else(|| {
+            input
+                .iter()
+                .map(|b| b.max_timestamp)
+                .max()
+                .unwrap_or(i64::MIN)
+        });
+        if self.should_roll(
+            &w,
+            &config,
+            batches.len() as u64,
+            last_offset,
+            newest_timestamp,
+        ) {
             self.roll(&mut w, &config)?;
         }
         let mut infos = Vec::with_capacity(input.len());
@@ -85,7 +100,12 @@ impl Log {
             let Some(bytes) = batches.get_mut(b.position..b.position + b.len) else {
                 continue;
             };
-            restamp(bytes, next, opts.leader_epoch, opts.log_append_time);
+            restamp(bytes, next, opts.leader_epoch, opts.log_append_time).map_err(|source| {
+                AppendError::InvalidBatch {
+                    position: b.position,
+                    source,
+                }
+            })?;
             let ts = opts.log_append_time.unwrap_or(b.max_timestamp);
             max_timestamp = max_timestamp.max(ts);
             let last = next + i64::from(b.last_offset_delta);
@@ -130,24 +150,25 @@ impl Log {
     }
 
     /// Kafka's roll rules: the append would overflow the segment, an index is full, relative
-    /// offsets would leave the i32 range, or the segment is older than `segment.ms`.
+    /// offsets would leave the i32 range, or the records being appended are more than
+    /// `segment.ms` newer than the segment's first batch.
     fn should_roll(
         &self,
         w: &Writer,
         config: &LogConfig,
         append_len: u64,
         last_offset: i64,
-        now_ms: i64,
+        newest_timestamp: i64,
     ) -> bool {
         let active = &w.active;
         let size = active.size();
         if size == 0 {
             return false;
         }
-        let aged = active
-            .stats()
-            .first_batch_timestamp
-            .is_some_and(|first| now_ms.saturating_sub(first) > config.segment_ms);
+        // A segment without a real first timestamp (-1, "none") is not aged by records.
+        let aged = active.stats().first_batch_timestamp.is_some_and(|first| {
+            first >= 0 && newest_timestamp.saturating_sub(first) > config.segment_ms
+        });
         size + append_len > config.segment_limit()
             || active.indexes_full()
             || last_offset - active.base_offset() > i64::from(i32::MAX)

@@ -506,6 +506,28 @@ fn retention_by_time_and_size_deletes_whole_segments() {
 }
 
 #[test]
+fn segment_ms_ages_a_segment_by_record_time_not_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    };
+    let log = Log::open(dir.path(), config).unwrap();
+    let now = 1_800_000_000_000;
+    // Records a day old, appended now: they go to one segment, not one segment each.
+    for i in 0..5 {
+        let old = now - 86_400_000 + i * 100;
+        log.append(&mut batch(1, old), &opts(now)).unwrap();
+    }
+    assert_eq!(log.segment_count(), 1);
+    // A record more than segment.ms newer than the segment's first batch rolls it.
+    log.append(&mut batch(1, now - 86_400_000 + 1001), &opts(now))
+        .unwrap();
+    assert_eq!(log.segment_count(), 2);
+    assert_eq!(read_all(&log), (0..6).map(|o| (o, o)).collect::<Vec<_>>());
+}
+
+#[test]
 fn compact_policy_skips_retention_and_segment_ms_rolls() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {

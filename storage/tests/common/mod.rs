@@ -31,7 +31,7 @@ pub fn nth_batch(i: u64) -> Vec<u8> {
 
 /// What the `i`-th batch looks like once stored at `base` with `epoch`.
 pub fn stored(mut batch: Vec<u8>, base: i64, epoch: i32) -> Vec<u8> {
-    restamp(&mut batch, base, epoch, None);
+    restamp(&mut batch, base, epoch, None).unwrap();
     batch
 }
 
