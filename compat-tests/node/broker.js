@@ -11,6 +11,7 @@ const readline = require('node:readline')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const START_TIMEOUT_MS = 30000
+const STOP_TIMEOUT_MS = 30000
 const READY_PREFIX = 'listening on '
 
 function fjordBin () {
@@ -58,6 +59,19 @@ class Broker {
     return this
   }
 
+  // Graceful stop (SIGTERM, must exit 0 within STOP_TIMEOUT_MS), then start again on the same
+  // data directory. The broker comes back on a new port: clients need the new `bootstrap`.
+  async restart () {
+    const proc = this.proc
+    const code = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fjord did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM`)), STOP_TIMEOUT_MS)
+      proc.once('exit', (c, signal) => { clearTimeout(timer); resolve(c ?? signal) })
+      proc.kill('SIGTERM')
+    })
+    if (code !== 0) throw new Error(`graceful shutdown exited ${code}`)
+    return this.start()
+  }
+
   stderrLog () {
     try { return fs.readFileSync(this.stderrPath, 'utf8') } catch { return '' }
   }
@@ -92,4 +106,24 @@ function kcatRead (bootstrap, topic, partition, count) {
   return out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
 }
 
-module.exports = { Broker, withBroker, kcatRead, fjordBin }
+// Polls fn() every 50 ms until it returns a truthy value, which it returns; past the deadline
+// throws naming `what` (a string, or a function giving one then, to show the state at the end)
+// and the last value (or error) seen.
+async function until (what, fn, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  for (;;) {
+    try {
+      last = await fn()
+      if (last) return last
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${typeof what === 'function' ? what() : what}: not true after ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+module.exports = { Broker, withBroker, kcatRead, fjordBin, until }
