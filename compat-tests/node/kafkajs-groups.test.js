@@ -3,9 +3,10 @@
 // order, disjoint and complete assignments, hand-over when a member disconnects or crashes,
 // committed offsets across a reopen and a broker restart, and fan-out to two groups.
 //
-// kafkajs (2.2.4) has no static membership: it sends no group.instance.id, so the static
-// rejoin scenario is covered by the Python clients only (compat-tests/python/test_groups.py).
-// Its default assigner is round-robin (eager), so cooperative rebalancing is not covered here.
+// kafkajs (2.2.4) has no static membership: its consumer takes no group instance id (the
+// JoinGroup v5 encoder has the field, but nothing sets it), so the static rejoin scenario is
+// covered by the Python clients only (compat-tests/python/test_groups.py). Its only assigner
+// is round-robin (eager), so cooperative rebalancing is not covered here either.
 
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
