@@ -437,3 +437,38 @@ def test_crashed_member_hands_over_at_session_timeout(gbroker, member):
             child.kill()
             child.wait()
         survivor.close()
+
+
+def test_member_that_dies_while_the_broker_is_down_expires_after_restart(gbroker, member):
+    scenario = ("a member killed while the broker is down is still in the reloaded group, then expires "
+                "at its session timeout and a new member gets every partition")
+    create_topic(gbroker, "crash", 4)
+    child = subprocess.Popen([sys.executable, "-c", CRASHING_MEMBER[member], gbroker.bootstrap],
+                             stdout=subprocess.PIPE, text=True)
+    said = []
+    threading.Thread(target=lambda: said.extend(child.stdout), daemon=True).start()
+    what = lambda s: ctx(member.client, f"{scenario}: {s}")  # noqa: E731
+    try:
+        wait_until(what("the member holds every partition"), lambda: "assigned 0,1,2,3\n" in said)
+        code = gbroker.stop()
+        assert code == 0, what(f"graceful shutdown exited {code}")
+    finally:
+        child.kill()
+        child.wait()
+    gbroker.start()
+    admin = AdminClient({"bootstrap.servers": gbroker.bootstrap})
+    group = wait_until(what("DescribeGroups after restart"), lambda: describe(admin, "g-crash"))
+    held = [sorted(tp.partition for tp in m.assignment.topic_partitions) for m in group.members]
+    assert (group.state, held) == (ConsumerGroupState.STABLE, [[0, 1, 2, 3]]), what(f"described {group.state} {held}")
+    dead = group.members[0].member_id
+    newcomer = member(gbroker, "g-crash", "crash")
+    try:
+        # The rebalance the newcomer starts waits for the dead member until its 2 s session ends.
+        settle([newcomer], lambda: newcomer.assigned == {0, 1, 2, 3}, what("hand-over"))
+        group = describe(admin, "g-crash")
+        ids = [m.member_id for m in group.members]
+        assert group.state == ConsumerGroupState.STABLE and len(ids) == 1 and dead not in ids, what(
+            f"described {group.state} {ids}, dead {dead}"
+        )
+    finally:
+        newcomer.close()
