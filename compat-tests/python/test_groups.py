@@ -128,14 +128,17 @@ class ConfluentMember(Member):
         else:
             self.errors.append(msg.error().name())
 
-    def commit(self, topic, offsets):
+    def commit(self, topic, offsets, metadata="", leader_epoch=None):
+        extra = {} if leader_epoch is None else {"leader_epoch": leader_epoch}
         self.consumer.commit(
-            offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False
+            offsets=[TopicPartition(topic, p, o, metadata=metadata, **extra) for p, o in offsets.items()],
+            asynchronous=False,
         )
 
     def committed(self, topic, partitions):
+        """{partition: (offset, metadata, leader epoch)} as the group's coordinator returns them."""
         got = self.consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=5)
-        return {tp.partition: tp.offset for tp in got}
+        return {tp.partition: (tp.offset, tp.metadata, tp.leader_epoch) for tp in got}
 
     def close(self):
         self.consumer.close()
@@ -186,13 +189,16 @@ class KafkaPythonMember(Member):
         for records in self.consumer.poll(timeout_ms=50).values():
             self.values.extend(r.value for r in records)
 
-    def commit(self, topic, offsets):
+    def commit(self, topic, offsets, metadata="", leader_epoch=None):
+        epoch = -1 if leader_epoch is None else leader_epoch
         self.consumer.commit(
-            {kafka.TopicPartition(topic, p): kafka.OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
+            {kafka.TopicPartition(topic, p): kafka.OffsetAndMetadata(o, metadata, epoch) for p, o in offsets.items()}
         )
 
     def committed(self, topic, partitions):
-        return {p: self.consumer.committed(kafka.TopicPartition(topic, p)) for p in partitions}
+        """{partition: (offset, metadata, leader epoch)} as the group's coordinator returns them."""
+        got = {p: self.consumer.committed(kafka.TopicPartition(topic, p), metadata=True) for p in partitions}
+        return {p: (c.offset, c.metadata, c.leader_epoch) for p, c in got.items()}
 
     def close(self):
         self.consumer.close()
@@ -346,7 +352,8 @@ def describe(admin, group):
 
 
 def test_offsets_and_group_survive_a_broker_restart(gbroker, member):
-    scenario = "a group's committed offsets survive a restart; members rejoin, reach Stable, resume there"
+    scenario = ("a group's committed offsets (with metadata and leader epoch) survive a restart; "
+                "members rejoin, reach Stable, resume there")
     create_topic(gbroker, "durable", 2)
     # Partition 0 holds d0, d2, ..., d98 and partition 1 holds d1, d3, ..., d99.
     produce(gbroker, "durable", [f"d{i}".encode() for i in range(100)], partitions=2)
@@ -354,7 +361,7 @@ def test_offsets_and_group_survive_a_broker_restart(gbroker, member):
     m = member(gbroker, "g-durable", "durable")
     try:
         settle([m], lambda: m.assigned == {0, 1}, ctx(member.client, scenario))
-        m.commit("durable", committed)
+        m.commit("durable", committed, metadata="resume-here", leader_epoch=0)
     finally:
         m.close()
     gbroker.restart()
@@ -364,13 +371,17 @@ def test_offsets_and_group_survive_a_broker_restart(gbroker, member):
     group = wait_until(what("DescribeGroups after restart"), lambda: describe(admin, "g-durable"))
     assert (group.state, group.members) == (ConsumerGroupState.EMPTY, []), what(f"described {group}")
     listed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions("g-durable")])["g-durable"].result(timeout=T)
-    assert {(tp.topic, tp.partition, tp.offset) for tp in listed.topic_partitions} == {
-        ("durable", 0, 42), ("durable", 1, 7)
-    }, what(f"listed {listed.topic_partitions}")
+    # Metadata is checked below through the committing client only: confluent-kafka commits it
+    # with a trailing NUL byte, and reads it back as a C string, so metadata another client
+    # committed (kafka-python's has no NUL) comes back with whatever bytes follow it in memory.
+    assert {(tp.topic, tp.partition, tp.offset, tp.leader_epoch) for tp in listed.topic_partitions} == {
+        ("durable", 0, 42, 0), ("durable", 1, 7, 0)
+    }, what(f"listed {[(tp.partition, tp.offset, tp.leader_epoch) for tp in listed.topic_partitions]}")
 
     members = [member(gbroker, "g-durable", "durable") for _ in range(2)]
     try:
-        assert members[0].committed("durable", [0, 1]) == committed, what("committed as the client sees it")
+        seen = members[0].committed("durable", [0, 1])
+        assert seen == {0: (42, "resume-here", 0), 1: (7, "resume-here", 0)}, what(f"committed as the client sees it: {seen}")
         expected = {f"d{2 * k}".encode() for k in range(42, 50)} | {f"d{2 * k + 1}".encode() for k in range(7, 50)}
         read = lambda: {v for x in members for v in x.values}  # noqa: E731
         # A member may read a partition before the second member joins and takes it over, so a
