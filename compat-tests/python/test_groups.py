@@ -261,7 +261,7 @@ def test_leaving_member_hands_its_partitions_over(gbroker, member):
 
 
 def test_cooperative_sticky_rebalances_incrementally(gbroker, member):
-    scenario = "cooperative-sticky: a joining member takes partitions; the first gives up only those"
+    scenario = "cooperative-sticky: a joining member takes partitions, the first gives up only those; it only gains back"
     create_topic(gbroker, "coop", 4)
     a = member(gbroker, "g-coop", "coop", cooperative=True)
     b = None
@@ -269,7 +269,7 @@ def test_cooperative_sticky_rebalances_incrementally(gbroker, member):
         settle([a], lambda: a.assigned == {0, 1, 2, 3}, ctx(member.client, scenario))
         b = member(gbroker, "g-coop", "coop", cooperative=True)
         settle([a, b], lambda: covers([a, b], 4), ctx(member.client, scenario))
-        moved = b.assigned
+        moved = set(b.assigned)
         # Incremental: the first member was only ever revoked the partitions that moved to the
         # second (never its whole assignment), kept the rest throughout, and the split is even.
         assert set().union(*a.revoked) == moved, ctx(member.client, f"{scenario}: revoked {a.revoked}, moved {moved}")
@@ -278,6 +278,14 @@ def test_cooperative_sticky_rebalances_incrementally(gbroker, member):
             member.client, f"{scenario}: low {a.low}, kept {a.assigned}, moved {moved}"
         )
         assert len(moved) == 2 and b.revoked == [], ctx(member.client, f"{scenario}: second {moved} {b.revoked}")
+        # And back: when the second leaves, the first only gains; nothing more is revoked.
+        revoked = list(a.revoked)
+        b.close()
+        b = None
+        settle([a], lambda: a.assigned == {0, 1, 2, 3}, ctx(member.client, f"{scenario}: the second leaves"))
+        assert a.revoked == revoked and a.low == 2, ctx(
+            member.client, f"{scenario}: the second left; revoked {a.revoked}, low {a.low}"
+        )
     finally:
         close_all([m for m in (a, b) if m is not None])
 
