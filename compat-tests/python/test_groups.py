@@ -1,5 +1,6 @@
-"""Consumer groups with stock clients: assignment, hand-over, cooperative rebalancing, static
-membership, committed offsets across restarts, and fan-out to several groups.
+"""Consumer groups with stock clients: assignment, hand-over (on leave, on a crash, and for a
+member that dies while the broker is down), cooperative rebalancing, static membership (rejoin
+and fencing), committed offsets across reopens and restarts, and fan-out to several groups.
 
 Every scenario runs with confluent-kafka (librdkafka) and kafka-python through one `Member`
 interface, so the two clients are held to the same assertions; the ids of the parametrized
