@@ -106,4 +106,24 @@ function kcatRead (bootstrap, topic, partition, count) {
   return out.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
 }
 
-module.exports = { Broker, withBroker, kcatRead, fjordBin }
+// Polls fn() every 50 ms until it returns a truthy value, which it returns; past the deadline
+// throws naming `what` (a string, or a function giving one then, to show the state at the end)
+// and the last value (or error) seen.
+async function until (what, fn, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  for (;;) {
+    try {
+      last = await fn()
+      if (last) return last
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`${typeof what === 'function' ? what() : what}: not true after ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+module.exports = { Broker, withBroker, kcatRead, fjordBin, until }
