@@ -337,6 +337,35 @@ mod tests {
     }
 
     #[test]
+    fn walking_agrees_with_decoding_on_every_corrupted_byte() {
+        let mut builder = RecordBatchBuilder::new();
+        builder.push(
+            1000,
+            Some(Bytes::from_static(b"key")),
+            Some(Bytes::from_static(b"value")),
+            vec![crate::records::Header {
+                key: "trace".into(),
+                value: Some(Bytes::from_static(b"abc")),
+            }],
+        );
+        builder.push(1001, None, Some(Bytes::from_static(b"v2")), vec![]);
+        builder.push(1002, Some(Bytes::from_static(b"k3")), None, vec![]);
+        let plain = builder.build().unwrap()[HEADER_LEN..].to_vec();
+        for codec in [Compression::None, Compression::Zstd, Compression::Snappy] {
+            for at in 0..plain.len() {
+                for byte in [0x00, 0x7f, 0x80, 0xff, plain[at] ^ 0x01] {
+                    let mut bad = plain.clone();
+                    bad[at] = byte;
+                    let batch = batch_over(codec, &bad, 3);
+                    let walked = walk(&batch, 1 << 20).map(|seen| seen.len());
+                    let decoded = RecordBatch::decode(&batch, 1 << 20).map(|b| b.records.len());
+                    assert_eq!(walked, decoded, "{codec}: byte {at} set to {byte:#04x}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn random_bytes_are_corrupt_in_every_codec() {
         let noise: Vec<u8> = (0..4000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
