@@ -2,7 +2,9 @@
 //!
 //! Decompression never trusts a size the payload claims: output grows as the decoder produces
 //! it and stops with [`RecordError::DecompressedTooLarge`] one byte past the caller's limit, so a
-//! few kilobytes that claim (or really hold) gigabytes cost at most the limit.
+//! few kilobytes that claim (or really hold) gigabytes cost at most the limit. [`decompress`]
+//! gathers the output in one buffer; [`Decompressor`] hands it out as a stream, for callers that
+//! only walk the records and need not hold them (see [`super::walk`]).
 //!
 //! Snappy comes in two shapes: the Java client wraps it in xerial's framing (a magic header,
 //! then length-prefixed raw blocks); librdkafka and others may send one raw block. Both decode.
@@ -396,7 +398,13 @@ impl<'a> SnappyBlocks<'a> {
             self.before = self.before.saturating_add(self.block.len());
             self.block.clear();
             self.pos = 0;
-            snappy_block_into(block, &mut self.block, limit.saturating_sub(self.before))?;
+            // The block is checked against what is left of the limit; the error names the limit.
+            snappy_block_into(block, &mut self.block, limit.saturating_sub(self.before)).map_err(
+                |e| match e {
+                    RecordError::DecompressedTooLarge { codec, .. } => too_large(codec, limit),
+                    other => other,
+                },
+            )?;
         }
         let available = &self.block[self.pos..];
         let n = available.len().min(buf.len());
@@ -452,6 +460,48 @@ mod tests {
                 "{codec}"
             );
         }
+    }
+
+    /// Everything `input` decompresses to through a [`Decompressor`], read in small pieces so
+    /// that reads straddle snappy blocks and codec buffers.
+    fn stream(codec: Compression, input: &[u8], limit: usize) -> Result<Vec<u8>, RecordError> {
+        let mut decompressor = Decompressor::new(codec, input, limit)?;
+        let mut out = Vec::new();
+        let mut piece = [0u8; 4093];
+        loop {
+            let n = decompressor.read(&mut piece)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&piece[..n]);
+        }
+    }
+
+    #[test]
+    fn streams_give_what_decompress_gives_with_the_same_exact_limit() {
+        let input: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for codec in Compression::ALL {
+            let packed = compress(codec, &input).unwrap();
+            assert_eq!(
+                stream(codec, &packed, input.len()).unwrap(),
+                input,
+                "{codec}"
+            );
+            assert_eq!(
+                stream(codec, &packed, input.len() - 1),
+                Err(RecordError::DecompressedTooLarge {
+                    codec,
+                    limit: input.len() - 1
+                }),
+                "{codec}"
+            );
+        }
+        let raw = snap::raw::Encoder::new().compress_vec(&input).unwrap();
+        assert_eq!(
+            stream(Compression::Snappy, &raw, input.len()).unwrap(),
+            input
+        );
+        assert!(stream(Compression::Snappy, &raw, 1000).is_err());
     }
 
     #[test]
