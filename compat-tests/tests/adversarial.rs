@@ -632,6 +632,76 @@ fn connections_in_total_are_limited() {
     assert_answers(&mut open[0], "the first connection");
 }
 
+/// Sets the soft open-files limit of the running broker (the `prlimit` tool of util-linux; the
+/// hard limit is left alone, so the test can raise the soft one again unprivileged).
+fn set_open_files_soft_limit(broker: &Broker, soft: u64) {
+    let status = std::process::Command::new("prlimit")
+        .arg("--pid")
+        .arg(broker.pid().unwrap().to_string())
+        .arg(format!("--nofile={soft}:"))
+        .status()
+        .expect("running prlimit");
+    assert!(status.success(), "prlimit --nofile={soft}: {status}");
+}
+
+/// The broker's soft open-files limit, from /proc.
+fn open_files_soft_limit(broker: &Broker) -> u64 {
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", broker.pid().unwrap())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+#[test]
+fn running_out_of_descriptors_pauses_accepts_then_recovers() {
+    let broker = Broker::start();
+    let soft = open_files_soft_limit(&broker);
+    let baseline = u64::try_from(open_fds(&broker)).unwrap();
+    // Room for four more descriptors: the fifth waiting connection meets EMFILE.
+    set_open_files_soft_limit(&broker, baseline + 4);
+    let held: Vec<TcpStream> = (0..12).map(|_| connect(&broker)).collect();
+    let failures = || broker.stderr_log().matches("accept failed").count();
+    // Paused 100 ms then 200 ms, the third failure comes about 300 ms after the first; an
+    // accept loop that retried at once would have logged thousands by then.
+    retry_until(
+        "accepts fail for want of descriptors",
+        Duration::from_secs(10),
+        || {
+            let n = failures();
+            if n >= 3 {
+                Ok(n)
+            } else {
+                Err(format!("{n} failed accepts logged"))
+            }
+        },
+    );
+    let logged = failures();
+    assert!(
+        logged < 20,
+        "{logged} failed accepts logged: the accept loop spins"
+    );
+    assert!(
+        broker.stderr_log().contains("Too many open files"),
+        "the failures are EMFILE"
+    );
+    // Descriptors free up: the broker accepts again within its longest pause.
+    drop(held);
+    set_open_files_soft_limit(&broker, soft);
+    retry_until(
+        "a new connection is served",
+        Duration::from_secs(10),
+        || {
+            let mut s = connect(&broker);
+            send(&mut s, 3, 1, &api_versions());
+            read_frame(&mut s).map(|_| ()).ok_or("closed")
+        },
+    );
+    assert_healthy(&broker, "descriptors-exhausted");
+}
+
 #[test]
 fn requests_naming_too_many_partitions_close() {
     let broker = Broker::start_with(&["--max-partitions-per-request", "10"]);
