@@ -189,6 +189,31 @@ pub(crate) fn count_panic() {
     PANICS_CAUGHT.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The open-file limit (RLIMIT_NOFILE) after start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFilesLimit {
+    /// The soft limit the process started with.
+    pub before: u64,
+    /// The soft limit in force now: what EMFILE will be reported at.
+    pub soft: u64,
+    /// The hard limit, the most the soft limit could be raised to.
+    pub hard: u64,
+}
+
+/// Raises the soft limit on open files to the hard limit. Every connection, segment and index
+/// holds a descriptor, and the usual default soft limit (1024) would make EMFILE the real
+/// connection limit long before `max.connections`; the hard limit is what the administrator
+/// allows, so the process takes all of it, as Kafka's start scripts expect of `ulimit -n`.
+pub fn raise_open_files_limit() -> Result<OpenFilesLimit, nix::Error> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (before, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if before < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    Ok(OpenFilesLimit { before, soft, hard })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use fjord_broker::broker::Broker;
 use fjord_broker::config::Config;
+use fjord_broker::limits;
 use fjord_broker::maintenance;
 use fjord_broker::metrics;
 use fjord_broker::server::Server;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +41,26 @@ fn init_logging(config: &Config) -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    match limits::raise_open_files_limit() {
+        Ok(files) => {
+            info!(
+                soft = files.soft,
+                hard = files.hard,
+                before = files.before,
+                "open files limit"
+            );
+            let max_connections = config.limits.max_connections;
+            if u64::try_from(max_connections).is_ok_and(|n| n >= files.soft) {
+                warn!(
+                    max_connections,
+                    open_files = files.soft,
+                    "max.connections is not below the open files limit: accepts will fail with EMFILE first"
+                );
+            }
+        }
+        // Not fatal: the server runs with the limit it was given.
+        Err(e) => warn!(error = %e, "cannot raise the open files limit"),
+    }
     // Bound before the logs load so a taken port fails fast; nothing is accepted until the
     // server runs.
     let listener = TcpListener::bind(config.listen)

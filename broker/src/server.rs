@@ -1,8 +1,12 @@
 //! The listener: accepts connections up to a limit, hands each to its own task, and shuts down
 //! gracefully: stop accepting, let in-flight requests finish, then flush and close the logs.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+use nix::errno::Errno;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -39,6 +43,7 @@ impl Server {
         let limit = Arc::new(Semaphore::new(config.max_connections));
         let per_ip = Arc::new(ConnectionsPerIp::default());
         let mut connections = JoinSet::new();
+        let mut backoff = AcceptBackoff::default();
         loop {
             let permit = tokio::select! {
                 permit = limit.clone().acquire_owned() => match permit {
@@ -51,8 +56,10 @@ impl Server {
                 accepted = self.listener.accept() => accepted,
                 _ = shutdown.changed() => break,
             };
+            let mut pause = None;
             match accepted {
                 Ok((socket, peer)) => {
+                    backoff.succeeded();
                     let Some(slot) = per_ip.try_open(peer.ip(), config.max_connections_per_ip)
                     else {
                         // As Kafka does: close at once; the client backs off and retries.
@@ -74,12 +81,24 @@ impl Server {
                         drop(permit);
                     });
                 }
-                // Accept errors (EMFILE and the like) are transient; keep serving.
-                Err(e) => warn!(error = %e, "accept failed"),
+                // Accept errors are transient; keep serving, but pause while resources are
+                // exhausted (see `AcceptBackoff`).
+                Err(e) => {
+                    pause = backoff.failed(&e);
+                    let pause_ms = pause.map_or(0, |p| p.as_millis());
+                    warn!(error = %e, pause_ms, open = connections.len(), "accept failed");
+                }
             }
-            // Reap finished connection tasks so the set does not grow without bound.
+            // Reap finished connection tasks so the set does not grow without bound (and, after
+            // EMFILE, so their descriptors are seen to be free).
             while let Some(done) = connections.try_join_next() {
                 reaped(done);
+            }
+            if let Some(pause) = pause {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => break,
+                }
             }
         }
         info!(
@@ -92,6 +111,46 @@ impl Server {
     }
 }
 
+/// First pause after an accept fails for want of resources.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest pause: a second keeps the log quiet and costs little once descriptors free up.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Pauses between failed accepts. Out of descriptors (EMFILE, ENFILE) or kernel memory, accept
+/// fails again at once: retrying immediately spins a core and floods the log while the pending
+/// connection stays in the backlog. Pausing, doubling from 100 ms to 1 s as tokio's mini-redis
+/// does (but never giving up: the server must outlive the storm), lets connections close and
+/// free descriptors. Other errors (a connection aborted before it was accepted) concern one
+/// connection and are retried at once.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    /// The pause after the next failure; `None` until a failure since the last success.
+    next: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    /// The pause after failure `e`, if any.
+    fn failed(&mut self, e: &io::Error) -> Option<Duration> {
+        let exhausted = e.raw_os_error().map(Errno::from_raw).is_some_and(|errno| {
+            matches!(
+                errno,
+                Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM
+            )
+        });
+        if !exhausted {
+            return None;
+        }
+        let pause = self.next.unwrap_or(ACCEPT_BACKOFF_MIN);
+        self.next = Some(pause.saturating_mul(2).min(ACCEPT_BACKOFF_MAX));
+        Some(pause)
+    }
+
+    /// An accept worked: the next failure starts from the shortest pause again.
+    fn succeeded(&mut self) {
+        self.next = None;
+    }
+}
+
 /// Notes how a connection task ended. Requests run under a panic guard in the connection, so a
 /// panic here escaped it (while reading or writing); it is still confined to its task.
 fn reaped(done: Result<(), JoinError>) {
@@ -100,5 +159,36 @@ fn reaped(done: Result<(), JoinError>) {
             limits::count_panic();
             error!(error = %e, "a connection task panicked");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os_error(errno: Errno) -> io::Error {
+        io::Error::from_raw_os_error(errno as i32)
+    }
+
+    #[test]
+    fn accept_pauses_double_up_to_a_second_while_descriptors_run_out() {
+        let mut backoff = AcceptBackoff::default();
+        let pauses: Vec<u64> = (0..6)
+            .filter_map(|_| backoff.failed(&os_error(Errno::EMFILE)))
+            .map(|p| u64::try_from(p.as_millis()).unwrap_or(u64::MAX))
+            .collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1000, 1000]);
+        backoff.succeeded();
+        assert_eq!(
+            backoff.failed(&os_error(Errno::ENFILE)),
+            Some(Duration::from_millis(100))
+        );
+    }
+
+    #[test]
+    fn errors_of_one_connection_are_retried_at_once() {
+        let mut backoff = AcceptBackoff::default();
+        assert_eq!(backoff.failed(&os_error(Errno::ECONNABORTED)), None);
+        assert_eq!(backoff.failed(&io::Error::other("no errno")), None);
     }
 }

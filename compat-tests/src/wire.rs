@@ -170,3 +170,19 @@ pub fn send_raw_and_half_close(stream: &mut TcpStream, bytes: &[u8]) {
     let _ = stream.write_all(bytes);
     let _ = stream.shutdown(Shutdown::Write);
 }
+
+/// Asserts that nothing arrives on `stream` for `quiet` and that it stays open: the broker has
+/// not served it (yet). Absence can only be shown by waiting; the wait is bounded and short.
+pub fn expect_unanswered(stream: &mut TcpStream, quiet: Duration, what: &str) {
+    stream.set_read_timeout(Some(quiet)).expect("read timeout");
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        Ok(0) => panic!("{what}: the broker closed the connection"),
+        Ok(n) => panic!("{what}: expected no answer, got {n} bytes"),
+        Err(e) => panic!("{what}: expected no answer; {e}"),
+    }
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .expect("read timeout");
+}

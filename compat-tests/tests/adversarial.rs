@@ -17,24 +17,26 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use fjord_compat_tests::{retry_until, Broker};
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fjord_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use fjord_protocol::messages::{
     ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
 };
+use fjord_protocol::records::compression::compress;
 use fjord_protocol::records::header::compute_crc;
-use fjord_protocol::records::{Compression, RecordBatchBuilder};
+use fjord_protocol::records::{Compression, RecordBatch, RecordBatchBuilder};
 use fjord_protocol::{ApiKey, RequestBody, ResponseBody};
 
 use clients::assert_healthy;
 use fjord_compat_tests::wire::{
-    self, call, connect, expect_closed, framed, read_frame, request_bytes, send,
+    self, call, connect, expect_closed, expect_unanswered, framed, read_frame, request_bytes, send,
 };
 
 /// Kafka's error codes the tests expect.
 const CORRUPT_MESSAGE: i16 = 2;
+const MESSAGE_TOO_LARGE: i16 = 10;
 const UNSUPPORTED_VERSION: i16 = 35;
 
 fn api_versions() -> RequestBody {
@@ -64,13 +66,18 @@ fn assert_answers(stream: &mut TcpStream, what: &str) {
 
 /// The log end offset of `topic`/0, asked over a raw connection.
 fn log_end(broker: &Broker, topic: &str) -> i64 {
+    list_offset(broker, topic, -1)
+}
+
+/// ListOffsets of `topic`/0 for `timestamp` (-1 for the log end), over a raw connection.
+fn list_offset(broker: &Broker, topic: &str, timestamp: i64) -> i64 {
     let request = ListOffsetsRequest {
         replica_id: -1,
         topics: vec![ListOffsetsTopic {
             name: topic.into(),
             partitions: vec![ListOffsetsPartition {
                 partition_index: 0,
-                timestamp: -1,
+                timestamp,
                 current_leader_epoch: -1,
                 ..Default::default()
             }],
@@ -81,7 +88,7 @@ fn log_end(broker: &Broker, topic: &str) -> i64 {
     match call(&mut connect(broker), 7, request) {
         ResponseBody::ListOffsets(r) => {
             let p = &r.topics[0].partitions[0];
-            assert_eq!(p.error_code, 0, "list offsets of {topic}");
+            assert_eq!(p.error_code, 0, "list offsets of {topic} at {timestamp}");
             p.offset
         }
         other => panic!("unexpected response {other:?}"),
@@ -99,6 +106,19 @@ fn batch(records: usize, value_len: usize, compression: Compression) -> Bytes {
         );
     }
     builder.build().unwrap()
+}
+
+/// `good` (one compressed batch) with its records replaced by `plain` compressed the same way;
+/// lengths and CRC are made consistent again, so only the records are wrong.
+fn with_records(good: &Bytes, codec: Compression, plain: &[u8]) -> Bytes {
+    let payload = compress(codec, plain).unwrap();
+    let mut bytes = good[..61].to_vec();
+    bytes.extend_from_slice(&payload);
+    let length = i32::try_from(bytes.len() - 12).unwrap();
+    bytes[8..12].copy_from_slice(&length.to_be_bytes());
+    let crc = compute_crc(&bytes);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(bytes)
 }
 
 #[test]
@@ -315,6 +335,101 @@ fn compression_bomb_on_a_compacted_topic_is_refused() {
     assert_healthy(&broker, "compression-bomb");
 }
 
+#[test]
+fn compressed_garbage_records_on_a_normal_topic_are_corrupt() {
+    let broker = Broker::start();
+    clients::create_topic(&broker, "packed-garbage", 1, &[]);
+    let noise: Vec<u8> = (0..2000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for codec in [Compression::Gzip, Compression::Zstd] {
+        let good = batch(3, 10, codec);
+        // Valid compression, valid CRC and header, records that do not parse.
+        assert_eq!(
+            wire::produce(
+                &broker,
+                "packed-garbage",
+                with_records(&good, codec, &noise)
+            ),
+            CORRUPT_MESSAGE,
+            "{codec}: random records"
+        );
+        // Three well-formed records where the header declares them, then bytes left over.
+        let plain = RecordBatch::decode(&good, 1 << 20).unwrap();
+        let mut records = BytesMut::new();
+        for record in &plain.records {
+            record.encode(&mut records).unwrap();
+        }
+        records.extend_from_slice(&[0; 9]);
+        assert_eq!(
+            wire::produce(
+                &broker,
+                "packed-garbage",
+                with_records(&good, codec, &records)
+            ),
+            CORRUPT_MESSAGE,
+            "{codec}: bytes after the declared records"
+        );
+    }
+    assert_eq!(
+        log_end(&broker, "packed-garbage"),
+        0,
+        "nothing refused was stored"
+    );
+    assert_eq!(
+        wire::produce(&broker, "packed-garbage", batch(3, 10, Compression::Zstd)),
+        0
+    );
+    assert_eq!(log_end(&broker, "packed-garbage"), 3);
+    assert_healthy(&broker, "compressed-garbage");
+}
+
+#[test]
+fn compression_bomb_on_a_normal_topic_is_refused() {
+    let broker = Broker::start();
+    clients::create_topic(&broker, "plain-bomb", 1, &[]);
+    // 128 records of 1 MiB zeros: 128 MiB of well-formed records, twice the 64 MiB cap.
+    let bomb = batch(128, 1024 * 1024, Compression::Zstd);
+    assert!(bomb.len() < 1024 * 1024, "the bomb is {} bytes", bomb.len());
+    assert_eq!(
+        wire::produce(&broker, "plain-bomb", bomb),
+        MESSAGE_TOO_LARGE,
+        "a batch decompressing past the limit is refused"
+    );
+    assert_eq!(
+        log_end(&broker, "plain-bomb"),
+        0,
+        "nothing refused was stored"
+    );
+    // Timestamp lookups walk compressed records and still answer: two batches stored after
+    // the bomb, the second one's records later than the first's.
+    let mut early = RecordBatchBuilder::new().compression(Compression::Zstd);
+    let mut late = RecordBatchBuilder::new().compression(Compression::Zstd);
+    for i in 0..4 {
+        early.push(1_000 + i, None, Some(Bytes::from_static(b"e")), Vec::new());
+        late.push(2_000 + i, None, Some(Bytes::from_static(b"l")), Vec::new());
+    }
+    assert_eq!(
+        wire::produce(&broker, "plain-bomb", early.build().unwrap()),
+        0
+    );
+    assert_eq!(
+        wire::produce(&broker, "plain-bomb", late.build().unwrap()),
+        0
+    );
+    assert_eq!(
+        list_offset(&broker, "plain-bomb", 1_002),
+        2,
+        "inside the first batch"
+    );
+    assert_eq!(
+        list_offset(&broker, "plain-bomb", 2_001),
+        5,
+        "inside the second batch"
+    );
+    assert_healthy(&broker, "plain-compression-bomb");
+}
+
 /// Open file descriptors of the broker process.
 fn open_fds(broker: &Broker) -> usize {
     std::fs::read_dir(format!("/proc/{}/fd", broker.pid().unwrap()))
@@ -464,6 +579,105 @@ fn connections_per_ip_are_limited() {
         send(&mut s, 3, 1, &api_versions());
         read_frame(&mut s).map(|_| ()).ok_or("closed")
     });
+}
+
+#[test]
+fn connections_in_total_are_limited() {
+    let broker = Broker::start_with(&["--max-connections", "2"]);
+    let mut open: Vec<TcpStream> = (0..2).map(|_| connect(&broker)).collect();
+    for (i, s) in open.iter_mut().enumerate() {
+        assert_answers(s, &format!("connection {i} within the limit"));
+    }
+    // The kernel completes the handshake (the backlog), but the broker does not take the
+    // third connection, so its request waits unanswered while two are open.
+    let mut third = connect(&broker);
+    send(&mut third, 3, 7, &api_versions());
+    expect_unanswered(
+        &mut third,
+        Duration::from_secs(1),
+        "a third connection over a limit of two",
+    );
+    // Closing one frees its slot: the third is accepted and its waiting request answered,
+    // within the read deadline.
+    open.pop();
+    let mut frame =
+        read_frame(&mut third).expect("the third connection is served once a slot frees");
+    match wire::decode_response(ApiKey::ApiVersions, 3, &mut frame, 7) {
+        ResponseBody::ApiVersions(r) => assert_eq!(r.error_code, 0),
+        other => panic!("unexpected response {other:?}"),
+    }
+    // The first connection was served all along and still is.
+    assert_answers(&mut open[0], "the first connection");
+}
+
+/// Sets the soft open-files limit of the running broker (the `prlimit` tool of util-linux; the
+/// hard limit is left alone, so the test can raise the soft one again unprivileged).
+fn set_open_files_soft_limit(broker: &Broker, soft: u64) {
+    let status = std::process::Command::new("prlimit")
+        .arg("--pid")
+        .arg(broker.pid().unwrap().to_string())
+        .arg(format!("--nofile={soft}:"))
+        .status()
+        .expect("running prlimit");
+    assert!(status.success(), "prlimit --nofile={soft}: {status}");
+}
+
+/// The broker's soft open-files limit, from /proc.
+fn open_files_soft_limit(broker: &Broker) -> u64 {
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", broker.pid().unwrap())).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap()
+}
+
+#[test]
+fn running_out_of_descriptors_pauses_accepts_then_recovers() {
+    let broker = Broker::start();
+    let soft = open_files_soft_limit(&broker);
+    let baseline = u64::try_from(open_fds(&broker)).unwrap();
+    // Room for four more descriptors: the fifth waiting connection meets EMFILE.
+    set_open_files_soft_limit(&broker, baseline + 4);
+    let held: Vec<TcpStream> = (0..12).map(|_| connect(&broker)).collect();
+    let failures = || broker.stderr_log().matches("accept failed").count();
+    // Paused 100 ms then 200 ms, the third failure comes about 300 ms after the first; an
+    // accept loop that retried at once would have logged thousands by then.
+    retry_until(
+        "accepts fail for want of descriptors",
+        Duration::from_secs(10),
+        || {
+            let n = failures();
+            if n >= 3 {
+                Ok(n)
+            } else {
+                Err(format!("{n} failed accepts logged"))
+            }
+        },
+    );
+    let logged = failures();
+    assert!(
+        logged < 20,
+        "{logged} failed accepts logged: the accept loop spins"
+    );
+    assert!(
+        broker.stderr_log().contains("Too many open files"),
+        "the failures are EMFILE"
+    );
+    // Descriptors free up: the broker accepts again within its longest pause.
+    drop(held);
+    set_open_files_soft_limit(&broker, soft);
+    retry_until(
+        "a new connection is served",
+        Duration::from_secs(10),
+        || {
+            let mut s = connect(&broker);
+            send(&mut s, 3, 1, &api_versions());
+            read_frame(&mut s).map(|_| ()).ok_or("closed")
+        },
+    );
+    assert_healthy(&broker, "descriptors-exhausted");
 }
 
 #[test]

@@ -1,15 +1,16 @@
 //! The records inside a stored batch, decoded (and decompressed) by the protocol crate.
 //!
-//! Compaction needs each record's key and whether it is a tombstone; timestamp lookups need each
-//! record's timestamp. Both decode one batch at a time, so memory is bounded by one batch.
+//! Compaction needs each record's key and whether it is a tombstone, so it decodes one batch at a
+//! time and memory is bounded by one batch. (Timestamp lookups only walk the records, with
+//! `fjord_protocol::records::walk_records`, and never hold a decompressed batch.)
 
 use bytes::Bytes;
 use fjord_protocol::records::batch::decode_records;
 use fjord_protocol::records::{BatchHeader, Record, RecordError};
 
 /// Most bytes one stored batch may decompress to. Produce accepted nothing near this (the broker
-/// refuses batches of compacted topics that decompress past 64 MiB); the cap keeps a damaged or
-/// planted segment file from exhausting memory.
+/// refuses any batch that decompresses past 64 MiB, `MAX_DECOMPRESSED_BYTES`); the cap keeps a
+/// damaged or planted segment file from exhausting memory.
 const MAX_DECOMPRESSED: usize = 256 << 20;
 
 /// The records of `batch`, one whole stored batch whose parsed header is `header`.

@@ -1,6 +1,6 @@
-//! Produce: validate each partition's batch by its header and CRC, then append the client's
-//! own bytes. Uncompressed records are walked, never copied; compressed ones are only
-//! decompressed on compacted topics.
+//! Produce: validate each partition's batch by its header and CRC, walk its records, then append
+//! the client's own bytes. Uncompressed records are walked in place; compressed ones through a
+//! capped streaming decompressor. No record is copied or materialised.
 
 use std::sync::Arc;
 
@@ -8,10 +8,11 @@ use bytes::{Bytes, BytesMut};
 use fjord_protocol::error_code::ErrorCode;
 use fjord_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
+use fjord_protocol::records::compression::MAX_DECOMPRESSED_BYTES;
 use fjord_protocol::records::validate::{
     check_record_contents, validate_batches, BatchSummary, ContentRules, ValidationLimits,
 };
-use fjord_protocol::records::{Compression, RecordBatch};
+use fjord_protocol::records::RecordBatch;
 use fjord_storage::AppendOptions;
 use tracing::warn;
 
@@ -23,9 +24,6 @@ use crate::partition::{Partition, LEADER_EPOCH};
 use crate::topic_config::TopicConfig;
 use crate::topic_name::is_internal_topic;
 use crate::topics::Topic;
-
-/// Most bytes a batch may decompress to when its records must be read (compacted topics).
-const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Replicas in sync for every partition: a single node holds the one replica.
 const IN_SYNC_REPLICAS: i64 = 1;
@@ -204,7 +202,9 @@ fn append(
 /// Checks what the broker must check before appending a batch as is: produce v3+ carries
 /// exactly one intact v2 batch within the topic's size limit, with a consistent count, keys on a
 /// compacted topic, and (for `CreateTime`) a timestamp not too far ahead of the broker's clock.
-/// Records are walked for uncompressed batches and decompressed only on compacted topics.
+/// The records of every batch are walked, compressed or not, as Kafka parses every record on
+/// append: a batch whose CRC is right but whose records are not never reaches consumers, and
+/// one that decompresses past [`MAX_DECOMPRESSED_BYTES`] is refused (MESSAGE_TOO_LARGE).
 fn validate(records: &Bytes, config: &TopicConfig, now: i64) -> Result<BatchSummary, ErrorCode> {
     let limits = ValidationLimits {
         max_batch_bytes: config.max_message_bytes(),
@@ -213,20 +213,86 @@ fn validate(records: &Bytes, config: &TopicConfig, now: i64) -> Result<BatchSumm
     };
     let mut validated = validate_batches(records, &limits).map_err(|e| e.error_code())?;
     let summary = validated.batches.pop().ok_or(ErrorCode::InvalidRecord)?;
-    // Uncompressed records are walked on every topic: it costs no copy, and a batch whose
-    // CRC is right but whose records are not must never reach consumers. Compressed batches
-    // are decompressed only where the records must be read (keys on a compacted topic).
-    if config.is_compacted() || summary.compression == Compression::None {
-        let rules = ContentRules {
-            max_decompressed: MAX_DECOMPRESSED_BYTES,
-            require_keys: config.is_compacted(),
-        };
-        check_record_contents(records, &rules).map_err(|e| e.error_code())?;
-    }
+    // Walking costs no copy for uncompressed records and one streaming pass (no allocation per
+    // record) for compressed ones.
+    let rules = ContentRules {
+        max_decompressed: MAX_DECOMPRESSED_BYTES,
+        require_keys: config.is_compacted(),
+    };
+    check_record_contents(records, &rules).map_err(|e| e.error_code())?;
     if !config.log_append_time()
         && summary.max_timestamp.saturating_sub(now) > config.long("message.timestamp.after.max.ms")
     {
         return Err(ErrorCode::InvalidTimestamp);
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use fjord_protocol::records::header::compute_crc;
+    use fjord_protocol::records::{Compression, RecordBatchBuilder};
+
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn batch(codec: Compression, records: usize, value_len: usize) -> Bytes {
+        let mut builder = RecordBatchBuilder::new().compression(codec);
+        for i in 0..records {
+            builder.push(
+                NOW,
+                Some(Bytes::from(format!("key-{i}"))),
+                Some(Bytes::from(vec![0u8; value_len])),
+                vec![],
+            );
+        }
+        builder.build().expect("a valid batch")
+    }
+
+    /// `good` with its compressed payload replaced by `payload` compressed the same way, the
+    /// header and CRC made consistent again: only the records are wrong.
+    fn with_records(good: &Bytes, codec: Compression, plain: &[u8]) -> Bytes {
+        let payload = fjord_protocol::records::compression::compress(codec, plain).expect("packs");
+        let mut bytes = good[..61].to_vec();
+        bytes.extend_from_slice(&payload);
+        let length = i32::try_from(bytes.len() - 12).expect("small");
+        bytes[8..12].copy_from_slice(&length.to_be_bytes());
+        let crc = compute_crc(&bytes);
+        bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+        Bytes::from(bytes)
+    }
+
+    #[test]
+    fn compressed_garbage_is_corrupt_on_a_plain_topic() {
+        let config = TopicConfig::default();
+        assert!(!config.is_compacted());
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let good = batch(codec, 3, 10);
+            assert!(validate(&good, &config, NOW).is_ok(), "{codec}");
+            let garbage = with_records(&good, codec, &[0xff; 200]);
+            assert_eq!(
+                validate(&garbage, &config, NOW).map(|_| ()),
+                Err(ErrorCode::CorruptMessage),
+                "{codec}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_compression_bomb_is_too_large_on_a_plain_topic() {
+        // 80 records of 1 MiB: past the 64 MiB cap in a few hundred KiB of zstd.
+        let bomb = batch(Compression::Zstd, 80, 1 << 20);
+        assert!(bomb.len() < TopicConfig::default().max_message_bytes());
+        assert_eq!(
+            validate(&bomb, &TopicConfig::default(), NOW).map(|_| ()),
+            Err(ErrorCode::MessageTooLarge)
+        );
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! Decompression never trusts a size the payload claims: output grows as the decoder produces
 //! it and stops with [`RecordError::DecompressedTooLarge`] one byte past the caller's limit, so a
-//! few kilobytes that claim (or really hold) gigabytes cost at most the limit.
+//! few kilobytes that claim (or really hold) gigabytes cost at most the limit. [`decompress`]
+//! gathers the output in one buffer; [`Decompressor`] hands it out as a stream, for callers that
+//! only walk the records and need not hold them (see [`super::walk`]).
 //!
 //! Snappy comes in two shapes: the Java client wraps it in xerial's framing (a magic header,
 //! then length-prefixed raw blocks); librdkafka and others may send one raw block. Both decode.
@@ -86,6 +88,11 @@ pub const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 const XERIAL_HEADER_LEN: usize = 16;
 /// Uncompressed bytes per xerial block, as the Java client writes them.
 const XERIAL_BLOCK: usize = 32 * 1024;
+
+/// Most bytes one batch may decompress to wherever the broker reads records: on produce, where
+/// every compressed batch is checked, and in timestamp lookups. A batch past it is refused
+/// (MESSAGE_TOO_LARGE), so nothing stored exceeds it.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
 /// Decompresses `input`, failing once the output would exceed `max_len` bytes.
 pub fn decompress(
@@ -201,42 +208,210 @@ fn snappy_block_into(block: &[u8], out: &mut Vec<u8>, max_len: usize) -> Result<
     Ok(())
 }
 
-fn decompress_xerial(input: &[u8], max_len: usize) -> Result<Vec<u8>, RecordError> {
-    let codec = Compression::Snappy;
-    let framing = |what: &str| {
-        decompress_error(
-            codec,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("xerial framing: {what}"),
-            ),
-        )
-    };
-    let mut rest = input
+/// An error in xerial's framing (not in a snappy block).
+fn xerial_framing(what: &str) -> RecordError {
+    decompress_error(
+        Compression::Snappy,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("xerial framing: {what}"),
+        ),
+    )
+}
+
+/// The blocks of a xerial-framed payload, after its header.
+fn xerial_blocks(input: &[u8]) -> Result<&[u8], RecordError> {
+    input
         .get(XERIAL_HEADER_LEN..)
-        .ok_or_else(|| framing("header cut short"))?;
+        .ok_or_else(|| xerial_framing("header cut short"))
+}
+
+/// Splits the next length-prefixed block off `rest` (which must not be empty).
+fn next_xerial_block(rest: &[u8]) -> Result<(&[u8], &[u8]), RecordError> {
+    let Some((len_bytes, after)) = rest.split_first_chunk::<4>() else {
+        return Err(xerial_framing(&format!(
+            "{} bytes where a block length belongs",
+            rest.len()
+        )));
+    };
+    let len = i32::from_be_bytes(*len_bytes);
+    usize::try_from(len)
+        .ok()
+        .filter(|&n| n <= after.len())
+        .map(|n| after.split_at(n))
+        .ok_or_else(|| {
+            xerial_framing(&format!(
+                "block length {len} with {} bytes left",
+                after.len()
+            ))
+        })
+}
+
+fn decompress_xerial(input: &[u8], max_len: usize) -> Result<Vec<u8>, RecordError> {
+    let mut rest = xerial_blocks(input)?;
     let mut out = Vec::new();
     while !rest.is_empty() {
-        let Some((len_bytes, after)) = rest.split_first_chunk::<4>() else {
-            return Err(framing(&format!(
-                "{} bytes where a block length belongs",
-                rest.len()
-            )));
-        };
-        let len = i32::from_be_bytes(*len_bytes);
-        let block = usize::try_from(len)
-            .ok()
-            .and_then(|n| after.get(..n))
-            .ok_or_else(|| {
-                framing(&format!(
-                    "block length {len} with {} bytes left",
-                    after.len()
-                ))
-            })?;
+        let (block, after) = next_xerial_block(rest)?;
         snappy_block_into(block, &mut out, max_len)?;
-        rest = &after[block.len()..];
+        rest = after;
     }
     Ok(out)
+}
+
+/// A compressed payload read as a stream of its decompressed bytes, at most `limit` of them:
+/// the caller sees the records a window at a time and never holds the whole of them. The codec
+/// state is allocated once per payload (per batch), never per read.
+pub struct Decompressor<'a> {
+    /// The codec, for errors.
+    codec: Compression,
+    /// The decoder of that codec.
+    inner: Inner<'a>,
+    /// Most bytes the stream may produce; one more is an error.
+    limit: usize,
+    /// Bytes produced so far.
+    produced: usize,
+}
+
+/// The streaming decoder of each codec over the borrowed payload.
+enum Inner<'a> {
+    Plain(&'a [u8]),
+    Gzip(flate2::read::MultiGzDecoder<&'a [u8]>),
+    Snappy(SnappyBlocks<'a>),
+    Lz4(lz4_flex::frame::FrameDecoder<&'a [u8]>),
+    Zstd(zstd::stream::read::Decoder<'static, &'a [u8]>),
+}
+
+impl fmt::Debug for Decompressor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decompressor")
+            .field("codec", &self.codec)
+            .field("limit", &self.limit)
+            .field("produced", &self.produced)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Decompressor<'a> {
+    /// A stream of `input` decompressed with `codec`, failing once it would pass `limit` bytes.
+    pub fn new(codec: Compression, input: &'a [u8], limit: usize) -> Result<Self, RecordError> {
+        let inner = match codec {
+            Compression::None => Inner::Plain(input),
+            Compression::Gzip => Inner::Gzip(flate2::read::MultiGzDecoder::new(input)),
+            Compression::Snappy => Inner::Snappy(SnappyBlocks::new(input)?),
+            Compression::Lz4 => Inner::Lz4(lz4_flex::frame::FrameDecoder::new(input)),
+            Compression::Zstd => Inner::Zstd(
+                zstd::stream::read::Decoder::with_buffer(input)
+                    .map_err(|source| decompress_error(codec, source))?,
+            ),
+        };
+        Ok(Self {
+            codec,
+            inner,
+            limit,
+            produced: 0,
+        })
+    }
+
+    /// Decompresses the next bytes into `buf`; 0 means the stream has ended (or `buf` is empty).
+    /// Past the limit it fails with [`RecordError::DecompressedTooLarge`], having produced at
+    /// most one byte more than the limit.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, RecordError> {
+        // Never ask for more than one byte past the limit: that byte is enough to know.
+        let room = self.limit.saturating_sub(self.produced).saturating_add(1);
+        let len = buf.len().min(room);
+        let buf = &mut buf[..len];
+        let read = loop {
+            let result = match &mut self.inner {
+                Inner::Plain(input) => input.read(buf),
+                Inner::Gzip(decoder) => decoder.read(buf),
+                Inner::Lz4(decoder) => decoder.read(buf),
+                Inner::Zstd(decoder) => decoder.read(buf),
+                Inner::Snappy(blocks) => {
+                    let read = blocks.read(buf, self.limit);
+                    return self.finish(read);
+                }
+            };
+            match result {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => break other,
+            }
+        };
+        let read = read.map_err(|source| decompress_error(self.codec, source));
+        self.finish(read)
+    }
+
+    /// The error for a payload that passes the limit.
+    pub(crate) fn too_large(&self) -> RecordError {
+        too_large(self.codec, self.limit)
+    }
+
+    /// Counts what a read produced against the limit.
+    fn finish(&mut self, read: Result<usize, RecordError>) -> Result<usize, RecordError> {
+        let n = read?;
+        self.produced = self.produced.saturating_add(n);
+        if self.produced > self.limit {
+            return Err(too_large(self.codec, self.limit));
+        }
+        Ok(n)
+    }
+}
+
+/// Snappy as a stream: one block decompressed at a time (xerial framing), or the single raw
+/// block. A block's claimed size is checked against the limit before it is allocated.
+struct SnappyBlocks<'a> {
+    /// Compressed bytes not yet decompressed: xerial blocks, or the raw block.
+    rest: &'a [u8],
+    /// Whether `rest` holds xerial-framed blocks rather than one raw block.
+    framed: bool,
+    /// The current block, decompressed; reused from block to block.
+    block: Vec<u8>,
+    /// How much of `block` was read.
+    pos: usize,
+    /// Decompressed bytes of the blocks before the current one.
+    before: usize,
+}
+
+impl<'a> SnappyBlocks<'a> {
+    fn new(input: &'a [u8]) -> Result<Self, RecordError> {
+        let framed = input.starts_with(&XERIAL_MAGIC);
+        Ok(Self {
+            rest: if framed { xerial_blocks(input)? } else { input },
+            framed,
+            block: Vec::new(),
+            pos: 0,
+            before: 0,
+        })
+    }
+
+    fn read(&mut self, buf: &mut [u8], limit: usize) -> Result<usize, RecordError> {
+        while self.pos == self.block.len() {
+            if self.rest.is_empty() || buf.is_empty() {
+                return Ok(0);
+            }
+            let block = if self.framed {
+                let (block, after) = next_xerial_block(self.rest)?;
+                self.rest = after;
+                block
+            } else {
+                std::mem::take(&mut self.rest)
+            };
+            self.before = self.before.saturating_add(self.block.len());
+            self.block.clear();
+            self.pos = 0;
+            // The block is checked against what is left of the limit; the error names the limit.
+            snappy_block_into(block, &mut self.block, limit.saturating_sub(self.before)).map_err(
+                |e| match e {
+                    RecordError::DecompressedTooLarge { codec, .. } => too_large(codec, limit),
+                    other => other,
+                },
+            )?;
+        }
+        let available = &self.block[self.pos..];
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 fn compress_xerial(input: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -285,6 +460,48 @@ mod tests {
                 "{codec}"
             );
         }
+    }
+
+    /// Everything `input` decompresses to through a [`Decompressor`], read in small pieces so
+    /// that reads straddle snappy blocks and codec buffers.
+    fn stream(codec: Compression, input: &[u8], limit: usize) -> Result<Vec<u8>, RecordError> {
+        let mut decompressor = Decompressor::new(codec, input, limit)?;
+        let mut out = Vec::new();
+        let mut piece = [0u8; 4093];
+        loop {
+            let n = decompressor.read(&mut piece)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            out.extend_from_slice(&piece[..n]);
+        }
+    }
+
+    #[test]
+    fn streams_give_what_decompress_gives_with_the_same_exact_limit() {
+        let input: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for codec in Compression::ALL {
+            let packed = compress(codec, &input).unwrap();
+            assert_eq!(
+                stream(codec, &packed, input.len()).unwrap(),
+                input,
+                "{codec}"
+            );
+            assert_eq!(
+                stream(codec, &packed, input.len() - 1),
+                Err(RecordError::DecompressedTooLarge {
+                    codec,
+                    limit: input.len() - 1
+                }),
+                "{codec}"
+            );
+        }
+        let raw = snap::raw::Encoder::new().compress_vec(&input).unwrap();
+        assert_eq!(
+            stream(Compression::Snappy, &raw, input.len()).unwrap(),
+            input
+        );
+        assert!(stream(Compression::Snappy, &raw, 1000).is_err());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! - [`batch`]: whole-batch decoding and the [`RecordBatchBuilder`] encoder.
 //! - [`control`]: control records (transaction markers).
 //! - [`validate`]: the produce-path check that works on headers alone, and the separate
-//!   content check that decodes.
+//!   content check that walks the records.
+//! - [`walk`]: visiting a batch's records as borrowed frames, decompressing as a capped stream.
 //! - [`legacy`]: magic 0 and 1 message sets, read only.
 
 use std::io;
@@ -23,16 +24,18 @@ pub mod header;
 pub mod legacy;
 pub mod record;
 pub mod validate;
+pub mod walk;
 
 pub use batch::{RecordBatch, RecordBatchBuilder};
 pub use compression::Compression;
 pub use control::{ControlRecord, ControlRecordType, EndTxnMarker};
 pub use header::{BatchHeader, Batches};
-pub use record::{Header, Record};
+pub use record::{Header, Record, RecordFrame};
 pub use validate::{
     check_record_contents, validate_batches, BatchSummary, ContentRules, ContentSummary,
     ValidatedBatches, ValidationLimits,
 };
+pub use walk::walk_records;
 
 /// Why a record batch was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

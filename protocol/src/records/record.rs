@@ -5,8 +5,8 @@
 //! header count (varint), then per header a key (varint length, UTF-8) and a value (varint
 //! length, -1 for null).
 //!
-//! Keys, values and header values are slices of the buffer the record was parsed from: decoding
-//! copies nothing but header keys.
+//! [`RecordFrame`] walks the framing and borrows every field; [`Record`] owns its fields as
+//! slices of the buffer the record was parsed from: decoding copies nothing but header keys.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -58,34 +58,53 @@ fn var_len(input: &[u8]) -> PResult<'_, Option<usize>> {
     }
 }
 
-/// Parses varint-length nullable bytes as a slice of `source`.
-fn var_bytes<'a>(source: &Bytes, input: &'a [u8]) -> PResult<'a, Option<Bytes>> {
+/// Parses varint-length nullable bytes as a slice of `input`.
+fn var_slice(input: &[u8]) -> PResult<'_, Option<&[u8]>> {
     let (rest, len) = var_len(input)?;
     match len {
         None => Ok((rest, None)),
-        Some(n) => take(rest, n).map(|(rest, raw)| (rest, Some(share(source, raw)))),
+        Some(n) => take(rest, n).map(|(rest, raw)| (rest, Some(raw))),
     }
 }
 
-fn parse_header<'a>(source: &Bytes, input: &'a [u8]) -> PResult<'a, Header> {
+/// Walks one header: a non-null UTF-8 key and a nullable value, both borrowed.
+fn parse_header(input: &[u8]) -> PResult<'_, (&str, Option<&[u8]>)> {
     let (rest, len) = field("key", var_len(input))?;
     let Some(len) = len else {
         return field("key", fail(input, DecodeErrorKind::UnexpectedNull));
     };
     let (rest, raw) = field("key", take(rest, len))?;
-    let key = match std::str::from_utf8(raw) {
-        Ok(key) => key.to_owned(),
-        Err(_) => return field("key", fail(input, DecodeErrorKind::InvalidUtf8)),
+    let Ok(key) = std::str::from_utf8(raw) else {
+        return field("key", fail(input, DecodeErrorKind::InvalidUtf8));
     };
-    let (rest, value) = field("value", var_bytes(source, rest))?;
-    Ok((rest, Header { key, value }))
+    let (rest, value) = field("value", var_slice(rest))?;
+    Ok((rest, (key, value)))
 }
 
-impl Record {
-    /// Parses one record from the front of `input`, which must be a slice of `source` (keys and
-    /// values become slices of `source`). The record must use exactly the bytes its length
-    /// prefix claims.
-    pub fn parse<'a>(source: &Bytes, input: &'a [u8]) -> PResult<'a, Record> {
+/// One record's framing walked and checked, its fields borrowed from the bytes it was parsed
+/// from. This is the one record parser: [`Record::parse`] materialises a frame, and
+/// [`super::walk`] checks records with it without copying or allocating anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordFrame<'a> {
+    /// Timestamp minus the batch's base timestamp.
+    pub timestamp_delta: i64,
+    /// Offset minus the batch's base offset.
+    pub offset_delta: i32,
+    /// The key, or `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value, or `None` for a tombstone.
+    pub value: Option<&'a [u8]>,
+    /// Number of headers.
+    pub header_count: usize,
+    /// The headers' bytes, already checked to hold `header_count` well-formed headers, so that
+    /// [`RecordFrame::headers`] need not report errors.
+    headers: &'a [u8],
+}
+
+impl<'a> RecordFrame<'a> {
+    /// Walks one record from the front of `input`: every length, varint and header is checked,
+    /// and the record must use exactly the bytes its length prefix claims. Nothing is copied.
+    pub fn parse(input: &'a [u8]) -> PResult<'a, Self> {
         let (body, len) = field("length", varint(input))?;
         let Ok(len) = usize::try_from(len) else {
             return field(
@@ -99,21 +118,19 @@ impl Record {
         let (rest, _attributes) = field("attributes", int8(body))?;
         let (rest, timestamp_delta) = field("timestamp_delta", varlong(rest))?;
         let (rest, offset_delta) = field("offset_delta", varint(rest))?;
-        let (rest, key) = field("key", var_bytes(source, rest))?;
-        let (rest, value) = field("value", var_bytes(source, rest))?;
-        let (mut rest, count) = field("headers", varint(rest))?;
-        let Ok(count) = usize::try_from(count) else {
+        let (rest, key) = field("key", var_slice(rest))?;
+        let (rest, value) = field("value", var_slice(rest))?;
+        let (headers, count) = field("headers", varint(rest))?;
+        let Ok(header_count) = usize::try_from(count) else {
             return field(
                 "headers",
-                fail(rest, DecodeErrorKind::InvalidLength(count.into())),
+                fail(headers, DecodeErrorKind::InvalidLength(count.into())),
             );
         };
-        // Each header takes at least two bytes, so a lying count cannot reserve much.
-        let mut headers = Vec::with_capacity(count.min(rest.len() / 2));
-        for i in 0..count {
-            let (next, header) = parse_header(source, rest)
-                .map_err(|e| e.map(|e| e.in_element(i).in_field("headers")))?;
-            headers.push(header);
+        let mut rest = headers;
+        for i in 0..header_count {
+            let (next, _) =
+                parse_header(rest).map_err(|e| e.map(|e| e.in_element(i).in_field("headers")))?;
             rest = next;
         }
         // The fields must fill the declared length exactly, as Kafka requires.
@@ -124,16 +141,58 @@ impl Record {
                 fail(input, DecodeErrorKind::InvalidLength(declared)),
             );
         }
+        let headers = &headers[..headers.len() - rest.len()];
         Ok((
             after,
-            Record {
+            Self {
                 timestamp_delta,
                 offset_delta,
                 key,
                 value,
+                header_count,
                 headers,
             },
         ))
+    }
+
+    /// The headers in order, as (key, value).
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, Option<&'a [u8]>)> + 'a {
+        let mut rest = self.headers;
+        // `parse` checked these bytes, so the walk cannot fail; stopping is the safe answer if
+        // it somehow did.
+        (0..self.header_count).map_while(move |_| {
+            let (next, header) = parse_header(rest).ok()?;
+            rest = next;
+            Some(header)
+        })
+    }
+}
+
+impl Record {
+    /// Parses one record from the front of `input`, which must be a slice of `source` (keys and
+    /// values become slices of `source`). The record must use exactly the bytes its length
+    /// prefix claims.
+    pub fn parse<'a>(source: &Bytes, input: &'a [u8]) -> PResult<'a, Record> {
+        let (after, frame) = RecordFrame::parse(input)?;
+        Ok((after, Self::from_frame(source, &frame)))
+    }
+
+    /// The record a frame describes; the frame's slices must lie inside `source`, whose
+    /// allocation keys and values then share. Only header keys are copied.
+    pub fn from_frame(source: &Bytes, frame: &RecordFrame<'_>) -> Record {
+        Record {
+            timestamp_delta: frame.timestamp_delta,
+            offset_delta: frame.offset_delta,
+            key: frame.key.map(|k| share(source, k)),
+            value: frame.value.map(|v| share(source, v)),
+            headers: frame
+                .headers()
+                .map(|(key, value)| Header {
+                    key: key.to_owned(),
+                    value: value.map(|v| share(source, v)),
+                })
+                .collect(),
+        }
     }
 
     /// Bytes after the length prefix.

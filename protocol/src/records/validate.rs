@@ -2,17 +2,15 @@
 //!
 //! [`validate_batches`] works on headers and CRCs alone, without decompressing: the broker's hot
 //! path checks each batch, then re-stamps and appends the client's bytes as they are.
-//! [`check_record_contents`] is the slower check that decodes the records, for rules that need
-//! them (keys on compacted topics, offset deltas inside compressed batches).
+//! [`check_record_contents`] is the slower check that walks the records (decompressing them as a
+//! capped stream), so that a batch whose CRC is right but whose records are not is refused.
 
-use std::ops::Range;
+use std::ops::{ControlFlow, Range};
 
-use bytes::Bytes;
-
-use super::batch::decode_records;
 use super::compression::Compression;
 use super::header::{verify_crc, BatchHeader, Batches, HEADER_LEN};
 use super::legacy::magic_of;
+use super::walk::walk_records;
 use super::RecordError;
 
 /// The smallest encoded record: seven one-byte fields.
@@ -191,41 +189,45 @@ pub struct ContentSummary {
     pub offset_delta_of_max_timestamp: i32,
 }
 
-/// Decodes one complete batch and checks its records: offset deltas run 0, 1, 2, ... and,
-/// under `require_keys`, every record has a key. The batch must already have passed
-/// [`validate_batches`], whose CRC check is not repeated here: on the produce path that would
-/// checksum every byte twice. (Decoding stays bounds-checked whatever the bytes.)
+/// Walks the records of one complete batch and checks them: each parses (lengths, varints,
+/// headers), their number matches the header with no bytes left over, offset deltas run
+/// 0, 1, 2, ... and, under `require_keys`, every record has a key. Compressed records are
+/// decompressed as a stream capped at `max_decompressed`; no record is materialised. The batch
+/// must already have passed [`validate_batches`], whose CRC check is not repeated here: on the
+/// produce path that would checksum every byte twice. (Parsing stays bounds-checked whatever
+/// the bytes.)
 pub fn check_record_contents(
-    batch: &Bytes,
+    batch: &[u8],
     rules: &ContentRules,
 ) -> Result<ContentSummary, RecordError> {
     let header = BatchHeader::parse(batch)?;
-    let records = decode_records(&header, batch, rules.max_decompressed)?;
+    let mut record_count = 0;
     let mut max_timestamp = i64::MIN;
     let mut offset_delta_of_max_timestamp = -1;
-    for (index, record) in records.iter().enumerate() {
+    let refused = walk_records(&header, batch, rules.max_decompressed, |index, record| {
         if usize::try_from(record.offset_delta).ok() != Some(index) {
-            return Err(RecordError::OffsetDeltaOutOfOrder {
+            return ControlFlow::Break(RecordError::OffsetDeltaOutOfOrder {
                 index,
                 offset_delta: record.offset_delta,
             });
         }
         if rules.require_keys && record.key.is_none() {
-            return Err(RecordError::MissingKey { index });
+            return ControlFlow::Break(RecordError::MissingKey { index });
         }
         let timestamp = header.base_timestamp.saturating_add(record.timestamp_delta);
         if timestamp > max_timestamp {
             max_timestamp = timestamp;
             offset_delta_of_max_timestamp = record.offset_delta;
         }
+        record_count += 1;
+        ControlFlow::Continue(())
+    })?;
+    if let Some(error) = refused {
+        return Err(error);
     }
     Ok(ContentSummary {
-        record_count: records.len(),
-        max_timestamp: if records.is_empty() {
-            -1
-        } else {
-            max_timestamp
-        },
+        record_count,
+        max_timestamp: if record_count == 0 { -1 } else { max_timestamp },
         offset_delta_of_max_timestamp,
     })
 }

@@ -311,6 +311,31 @@ fn offset_for_timestamp_looks_inside_compressed_batches() {
     offset_for_timestamp_finds_records_in(Compression::Lz4);
 }
 
+#[test]
+fn offset_for_timestamp_is_batch_granular_past_the_decompression_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small_config()).unwrap();
+    // A planted batch (produce would refuse it): a first record of 65 MiB zeros, past the
+    // 64 MiB cap, then a record at timestamp 10. The lookup walks the stream and stops at the
+    // cap instead of decompressing it all, then answers with the whole batch.
+    let zeros = vec![0u8; 65 << 20];
+    let b = BatchSpec::new(0)
+        .compression(Compression::Zstd)
+        .record(RecordSpec::new(Some(b"k"), Some(&zeros)))
+        .record(RecordSpec::new(Some(b"k"), Some(b"b")).timestamp(10))
+        .build();
+    drop(zeros);
+    assert!(b.len() < 64 << 10, "the batch is {} bytes", b.len());
+    log.append(&mut b.clone(), &opts(0)).unwrap();
+    assert_eq!(
+        log.offset_for_timestamp(5).unwrap(),
+        Some(TimestampOffset {
+            offset: 0,
+            timestamp: 10
+        })
+    );
+}
+
 fn offset_for_timestamp_finds_records_in(codec: Compression) {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), small_config()).unwrap();

@@ -1,12 +1,14 @@
 //! Finding batches in a segment by offset or timestamp and reading them out.
 
+use std::ops::ControlFlow;
+
 use bytes::Bytes;
+use fjord_protocol::records::compression::MAX_DECOMPRESSED_BYTES;
 use fjord_protocol::records::header::HEADER_LEN;
-use fjord_protocol::records::{BatchHeader, Batches};
+use fjord_protocol::records::{walk_records, BatchHeader, Batches};
 
 use super::Segment;
 use crate::error::ReadError;
-use crate::records::{decode, offset_of};
 
 /// Whole batches read from one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,8 +122,9 @@ impl Segment {
     }
 
     /// The first record at or after `min_offset` whose timestamp is at least `ts`. Exact per
-    /// record for uncompressed batches; for compressed or `LogAppendTime` batches, the batch's
-    /// first offset (not below `min_offset`) and its max timestamp.
+    /// record (compressed batches are walked too); for `LogAppendTime` batches, and batches
+    /// whose records cannot be walked within the decompression cap, the batch's first offset
+    /// (not below `min_offset`) and its max timestamp.
     pub(crate) fn find_timestamp(
         &self,
         ts: i64,
@@ -159,18 +162,31 @@ impl Segment {
         if h.is_log_append_time() {
             return Ok(Some(whole_batch));
         }
+        // A header that claims more than the segment holds is a damaged tail: nothing to
+        // read, and nothing to allocate for.
+        let size = self.size();
+        if pos.saturating_add(h.total_len() as u64) > size {
+            return Ok(None);
+        }
         let mut buf = vec![0u8; h.total_len()];
         if self.read_at_most(pos, &mut buf)? < buf.len() {
             return Ok(None);
         }
-        let Ok(records) = decode(&Bytes::from(buf), h) else {
-            // Undecodable records: fall back to batch granularity rather than fail the lookup.
-            return Ok(Some(whole_batch));
-        };
-        Ok(records.iter().find_map(|r| {
-            let offset = offset_of(h, r);
+        // The records are walked as frames, compressed ones through a capped stream: memory is
+        // the batch plus a window, whatever the batch claims to decompress to.
+        let found = walk_records(h, &buf, MAX_DECOMPRESSED_BYTES, |_, r| {
+            let offset = h.base_offset.saturating_add(i64::from(r.offset_delta));
             let timestamp = h.base_timestamp.saturating_add(r.timestamp_delta);
-            (offset >= min_offset && timestamp >= ts).then_some(TimestampHit { offset, timestamp })
-        }))
+            if offset >= min_offset && timestamp >= ts {
+                ControlFlow::Break(TimestampHit { offset, timestamp })
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        match found {
+            Ok(hit) => Ok(hit),
+            // Undecodable records: fall back to batch granularity rather than fail the lookup.
+            Err(_) => Ok(Some(whole_batch)),
+        }
     }
 }
