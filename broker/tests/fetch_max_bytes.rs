@@ -11,8 +11,7 @@ use fjord_broker::broker::Broker;
 use fjord_broker::clock::now_ms;
 use fjord_broker::topic_config::TopicConfig;
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use fjord_protocol::messages::{FetchRequest, ProduceRequest, ResponseBody};
+use fjord_protocol::messages::{FetchRequest, ResponseBody};
 use fjord_storage::testing::BatchSpec;
 
 const TOPIC: &str = "capped";
@@ -24,27 +23,8 @@ const CAP: usize = 8 * 1024;
 const TWO_GIB: i32 = i32::MAX;
 
 async fn produce(broker: &Broker, partition: i32, batch: Vec<u8>) {
-    let request = ProduceRequest {
-        acks: 1,
-        timeout_ms: 1000,
-        topic_data: vec![TopicProduceData {
-            name: TOPIC.into(),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(Bytes::from(batch)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    match support::call(broker, 9, request).await {
-        ResponseBody::Produce(r) => {
-            let p = &r.responses[0].partition_responses[0];
-            assert_eq!(p.error_code, 0, "produce to partition {partition}: {r:?}");
-        }
-        other => panic!("not a Produce response: {other:?}"),
-    }
+    let p = support::produce(broker, TOPIC, partition, batch).await;
+    assert_eq!(p.error_code, 0, "produce to partition {partition}: {p:?}");
 }
 
 /// Fetches every partition from offset 0 asking for 2 GiB, per request and per partition;

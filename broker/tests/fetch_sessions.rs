@@ -9,8 +9,7 @@ use bytes::Bytes;
 use fjord_broker::broker::Broker;
 use fjord_protocol::error_code::ErrorCode;
 use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
-use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use fjord_protocol::messages::{FetchRequest, FetchResponse, ProduceRequest, ResponseBody};
+use fjord_protocol::messages::{FetchRequest, FetchResponse, ResponseBody};
 use fjord_storage::testing::{BatchSpec, RecordSpec};
 use uuid::Uuid;
 
@@ -118,27 +117,8 @@ async fn produce(broker: &Broker, partition: i32, value: &[u8]) {
     let batch = BatchSpec::new(1_700_000_000_000)
         .record(RecordSpec::new(None, Some(value)))
         .build();
-    let request = ProduceRequest {
-        acks: 1,
-        timeout_ms: 1000,
-        topic_data: vec![TopicProduceData {
-            name: TOPIC.into(),
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(Bytes::from(batch)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    match support::call(broker, 9, request).await {
-        ResponseBody::Produce(r) => {
-            let code = r.responses[0].partition_responses[0].error_code;
-            assert_eq!(code, 0, "produce failed: {r:?}");
-        }
-        other => panic!("not a produce response: {other:?}"),
-    }
+    let p = support::produce(broker, TOPIC, partition, batch).await;
+    assert_eq!(p.error_code, 0, "produce failed: {p:?}");
 }
 
 async fn session_lifecycle(version: i16) {

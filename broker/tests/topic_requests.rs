@@ -4,18 +4,13 @@
 
 mod support;
 
-use bytes::Bytes;
 use fjord_broker::broker::Broker;
 use fjord_broker::topic_config::TopicConfig;
 use fjord_protocol::error_code::ErrorCode;
 use fjord_protocol::messages::delete_topics_request::DeleteTopicState;
 use fjord_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use fjord_protocol::messages::list_offsets_response::ListOffsetsPartitionResponse;
-use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use fjord_protocol::messages::produce_response::PartitionProduceResponse;
-use fjord_protocol::messages::{
-    DeleteTopicsRequest, ListOffsetsRequest, ProduceRequest, ResponseBody,
-};
+use fjord_protocol::messages::{DeleteTopicsRequest, ListOffsetsRequest, ResponseBody};
 use fjord_storage::testing::{BatchSpec, RecordSpec};
 use uuid::Uuid;
 
@@ -98,27 +93,6 @@ async fn delete_topics_by_unknown_id_is_unknown_topic_id() {
     assert!(broker.topics.get("kept").is_some());
 }
 
-async fn produce(broker: &Broker, topic: &str, batch: Vec<u8>) -> PartitionProduceResponse {
-    let request = ProduceRequest {
-        acks: -1,
-        timeout_ms: 1000,
-        topic_data: vec![TopicProduceData {
-            name: topic.into(),
-            partition_data: vec![PartitionProduceData {
-                index: 0,
-                records: Some(Bytes::from(batch)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    match support::call(broker, 9, request).await {
-        ResponseBody::Produce(mut r) => r.responses.remove(0).partition_responses.remove(0),
-        other => panic!("not a Produce response: {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn keyless_record_on_a_compacted_topic_is_invalid_record_and_not_stored() {
     let test = support::start();
@@ -131,7 +105,7 @@ async fn keyless_record_on_a_compacted_topic_is_invalid_record_and_not_stored() 
         .record(RecordSpec::new(Some(b"k"), Some(b"v")))
         .record(RecordSpec::new(None, Some(b"no key")))
         .build();
-    let refused = produce(broker, "latest", batch).await;
+    let refused = support::produce(broker, "latest", 0, batch).await;
     assert_eq!(
         refused.error_code,
         ErrorCode::InvalidRecord.code(),
@@ -149,7 +123,7 @@ async fn keyless_record_on_a_compacted_topic_is_invalid_record_and_not_stored() 
     let keyed = BatchSpec::new(1_700_000_000_000)
         .record(RecordSpec::new(Some(b"k"), Some(b"v")))
         .build();
-    let accepted = produce(broker, "latest", keyed).await;
+    let accepted = support::produce(broker, "latest", 0, keyed).await;
     assert_eq!(
         (accepted.error_code, accepted.base_offset),
         (0, 0),
@@ -214,7 +188,7 @@ async fn list_offsets_max_timestamp_finds_the_record_with_the_largest_timestamp(
         BatchSpec::new(base).record(RecordSpec::new(None, Some(b"5")).timestamp(base + 40)),
     ];
     for batch in &batches {
-        let r = produce(broker, "clock", batch.build()).await;
+        let r = support::produce(broker, "clock", 0, batch.build()).await;
         assert_eq!(r.error_code, 0, "{r:?}");
     }
 

@@ -30,7 +30,7 @@ pub fn consumer_lag(
                 partition: partition.clone(),
                 committed,
                 log_end_offset: end,
-                lag: (end - committed).max(0),
+                lag: fjord_protocol::lag::consumer_lag(end, committed),
             })
         })
         .collect()

@@ -7,11 +7,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use fjord_broker::broker::Broker;
 use fjord_broker::config::Config;
 use fjord_broker::dispatch::{self, DispatchError, Outcome, RequestContext};
-use fjord_protocol::messages::{ApiKey, RequestBody, ResponseBody};
+use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use fjord_protocol::messages::produce_response::PartitionProduceResponse;
+use fjord_protocol::messages::{ApiKey, ProduceRequest, RequestBody, ResponseBody};
 use tempfile::TempDir;
 
 /// A broker and the directory it lives in (removed on drop).
@@ -73,5 +75,33 @@ pub async fn call(broker: &Broker, version: i16, request: impl Into<RequestBody>
         }
         Ok(other) => panic!("{api:?} v{version}: no response: {other:?}"),
         Err(e) => panic!("{api:?} v{version}: dispatch failed: {e}"),
+    }
+}
+
+/// Produces `batch` to one partition with acks=all (Produce v9) and returns that partition's
+/// answer.
+pub async fn produce(
+    broker: &Broker,
+    topic: &str,
+    partition: i32,
+    batch: Vec<u8>,
+) -> PartitionProduceResponse {
+    let request = ProduceRequest {
+        acks: -1,
+        timeout_ms: 1000,
+        topic_data: vec![TopicProduceData {
+            name: topic.into(),
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(Bytes::from(batch)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    match call(broker, 9, request).await {
+        ResponseBody::Produce(mut r) => r.responses.remove(0).partition_responses.remove(0),
+        other => panic!("not a Produce response: {other:?}"),
     }
 }

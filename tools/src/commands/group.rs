@@ -163,7 +163,8 @@ struct LagRow {
 
 impl LagRow {
     fn lag(&self) -> Option<i64> {
-        self.committed.map(|c| (self.end - c).max(0))
+        self.committed
+            .map(|c| fjord_protocol::lag::consumer_lag(self.end, c))
     }
 }
 

@@ -15,16 +15,7 @@ pub(crate) fn run_with_stdin(broker: &Broker, args: &[&str], stdin: &[u8]) -> Ou
 
 /// Runs `fjordctl -b BOOTSTRAP ARGS...`.
 pub(crate) fn run_at(bootstrap: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fjordctl"))
-        .arg("--bootstrap")
-        .arg(bootstrap)
-        .args(args)
-        .env_remove("FJORD_BOOTSTRAP")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fjordctl");
+    let mut child = fjordctl(bootstrap, args);
     let mut input = child.stdin.take().expect("stdin is piped");
     input.write_all(stdin).expect("write fjordctl's stdin");
     drop(input);
@@ -122,9 +113,15 @@ pub(crate) fn numbered(prefix: &str, n: usize) -> Vec<String> {
 /// Starts `fjordctl -b BROKER ARGS...` with piped stdin and stdout, for tests that talk to it
 /// while it runs.
 pub(crate) fn spawn(broker: &Broker, args: &[&str]) -> Child {
+    fjordctl(&broker.bootstrap(), args)
+}
+
+/// Starts `fjordctl --bootstrap BOOTSTRAP ARGS...` with every stream piped and no bootstrap from
+/// the environment.
+fn fjordctl(bootstrap: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_fjordctl"))
         .arg("--bootstrap")
-        .arg(broker.bootstrap())
+        .arg(bootstrap)
         .args(args)
         .env_remove("FJORD_BOOTSTRAP")
         .stdin(Stdio::piped())
