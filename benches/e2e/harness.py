@@ -107,12 +107,13 @@ class Runner:
                 broker = self.fill_and_restart(broker, logs, record)
             steps = self.steps(w, broker.bootstrap, record, logs)
             cpu0, times0, fsync0 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
-            wait0 = broker.run_queue_wait_s()
+            wait0, began = broker.run_queue_wait_s(), time.monotonic()
             done = loadgen.run_steps(steps, LOAD_CORE, logs)
             cpu1, times1, fsync1 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
+            wall = time.monotonic() - began
             record["broker_run_queue_wait_s"] = broker.run_queue_wait_s() - wait0
             record["peak_rss_mib"] = broker.peak_rss_mib()
-            failed = [(s, code) for s, code, _, _ in done if code != 0]
+            failed = [(s, code) for s, code, _, _ in done if code not in s.ok_exit_codes]
             if failed:
                 raise RuntimeError(f"{self.load.name} {failed[0][0].role} exited "
                                    f"{failed[0][1]}, see {logs}.*.err")
@@ -127,9 +128,10 @@ class Runner:
                 "server_cpu_s_per_gib": server_cpu / (result["bytes"] / GIB)
                 if result["bytes"] else None,
                 # Process CPU burnt by neither broker nor load generator: other tenants, our
-                # own bookkeeping. Near zero for a clean run.
+                # own bookkeeping. Near zero for a clean run. Over the wall time of all the
+                # load's processes (W4's consumers start before and stop after producing).
                 "other_cpu_cores": max(0.0, (times1[0] - times0[0]) - server_cpu - client_cpu)
-                / max(result["elapsed_s"], 1e-9),
+                / max(wall, 1e-9),
                 # Interrupt time (mostly the loopback TCP stack), charged to no process.
                 "irq_cpu_s": times1[1] - times0[1],
                 "steal_cpu_s": times1[2] - times0[2],

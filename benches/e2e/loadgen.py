@@ -19,6 +19,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ MIB = 1 << 20
 # Kafka's default max.message.bytes (1 MiB + 12), which fjord also applies: librdkafka's own
 # default (1,000,000) is below W2's 1000 KiB batches.
 MAX_MESSAGE_BYTES = 1_048_588
+# Seconds consumers in a group get to join before producers start: the first rebalance of a
+# new group waits group.initial.rebalance.delay.ms (3 s in Kafka and fjord), longer while
+# members keep joining.
+GROUP_JOIN_S = 10
 # Seconds a SIGINT-stopped process may take to print its summary before it is killed.
 GRACE_S = 60
 
@@ -37,19 +42,26 @@ class Step:
     # "produce" or "consume": results of the same role are merged.
     role: str
     argv: list
-    # Sent SIGINT after this many seconds (None: the process stops by itself).
+    # Started this many seconds after the steps that start first.
+    start_after: float = 0
+    # Sent SIGINT this many seconds after its start (None: the process stops by itself).
     interrupt_after: float = None
     # Per-message latencies in microseconds, one a line (rdkafka_performance -A).
     latency_file: str = None
     # Message size, for tools that report messages but not bytes.
     size: int = 0
+    # Exit codes of a successful run.
+    ok_exit_codes: tuple = (0,)
 
 
 def run_steps(steps, core, out_prefix):
-    """Runs the steps at once, pinned to `core`; returns [(step, exit code, stdout, CPU s)].
-    Output goes to OUT_PREFIX.<role><i>.out and .err."""
+    """Runs the steps together (each at its `start_after`), pinned to `core`; returns
+    [(step, exit code, stdout, CPU s)] in the order given. Output goes to
+    OUT_PREFIX.<role><i>.out and .err."""
     running = []
-    for i, step in enumerate(steps):
+    began = time.monotonic()
+    for i, step in sorted(enumerate(steps), key=lambda p: p[1].start_after):
+        time.sleep(max(0.0, began + step.start_after - time.monotonic()))
         out_path = f"{out_prefix}.{step.role}{i}.out"
         with open(out_path, "w") as out, open(out_path + ".err", "w") as err:
             proc = subprocess.Popen(["taskset", "-c", str(core), *step.argv],
@@ -61,9 +73,9 @@ def run_steps(steps, core, out_prefix):
                                       (proc, signal.SIGKILL))]
         for t in timers:
             t.start()
-        running.append((step, proc, out_path, timers))
+        running.append((i, step, proc, out_path, timers))
     done = []
-    for step, proc, out_path, timers in running:
+    for _, step, proc, out_path, timers in sorted(running, key=lambda r: r[0]):
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         for t in timers:
@@ -177,6 +189,7 @@ class Rdkafka:
 
     def produce(self, w, bootstrap, topic, duration_s, rate, out_prefix):
         p = w.produce
+        start = GROUP_JOIN_S if w.consumers else 0
         base = [self.path, "-P", "-t", topic, "-b", bootstrap, "-s", str(p.size),
                 "-a", "-1" if p.acks == "all" else p.acks,
                 "-X", f"linger.ms={5 if p.linger_ms is None else p.linger_ms}",
@@ -187,19 +200,24 @@ class Rdkafka:
             base += ["-z", p.compression]
         if rate:
             base += ["-r", str(max(1, rate // w.producers))]
-        return [self._step("produce", base, i, duration_s, out_prefix, p.size)
+        return [self._step("produce", base, i, duration_s, out_prefix, p.size, start)
                 for i in range(w.producers)]
 
     def consume(self, w, bootstrap, topic, duration_s, out_prefix):
+        """Consumers start GROUP_JOIN_S early, so the group has its assignment when the
+        producers start; their rate counts from their first message."""
         base = [self.path, "-G", f"{topic}-group", "-t", topic, "-b", bootstrap, "-l"]
-        return [self._step("consume", base, i, duration_s, out_prefix, 0)
+        return [self._step("consume", base, i, duration_s + GROUP_JOIN_S, out_prefix, 0)
                 for i in range(w.consumers)]
 
     @staticmethod
-    def _step(role, base, i, duration_s, out_prefix, size):
+    def _step(role, base, i, duration_s, out_prefix, size, start_after=0):
         lat = f"{out_prefix}.{role}{i}.latency"
-        return Step(role, [*base, "-A", lat], interrupt_after=duration_s, latency_file=lat,
-                    size=size)
+        # A producer stopped by SIGINT exits 1 because messages were still in flight
+        # ("produced != delivered"); its summary counts only the delivered ones.
+        return Step(role, [*base, "-A", lat], start_after=start_after,
+                    interrupt_after=duration_s, latency_file=lat, size=size,
+                    ok_exit_codes=(0, 1) if role == "produce" else (0,))
 
     def parse(self, step, stdout):
         if step.role == "produce":
