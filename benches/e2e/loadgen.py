@@ -242,7 +242,8 @@ class Rdkafka:
         args = step.argv[1:]
         b = args.index("-b")
         a = args.index("-A")
-        return " ".join(["rdkafka_performance", *args[:b], *args[b + 2:a]])
+        line = " ".join(["rdkafka_performance", *args[:b], *args[b + 2:a]])
+        return f"{line} (SIGINT after {step.interrupt_after:g} s)"
 
 
 def _last(pattern, text):
