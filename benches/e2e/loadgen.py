@@ -57,12 +57,16 @@ class Step:
 def run_steps(steps, core, out_prefix):
     """Runs the steps together (each at its `start_after`), pinned to `core`; returns
     [(step, exit code, stdout, CPU s)] in the order given. Output goes to
-    OUT_PREFIX.<role><i>.out and .err."""
+    OUT_PREFIX.<role><i>.out and .err, i counting each role's steps from 0."""
+    names, per_role = [], Counter()
+    for step in steps:
+        names.append(f"{out_prefix}.{step.role}{per_role[step.role]}")
+        per_role[step.role] += 1
     running = []
     began = time.monotonic()
     for i, step in sorted(enumerate(steps), key=lambda p: p[1].start_after):
         time.sleep(max(0.0, began + step.start_after - time.monotonic()))
-        out_path = f"{out_prefix}.{step.role}{i}.out"
+        out_path = names[i] + ".out"
         with open(out_path, "w") as out, open(out_path + ".err", "w") as err:
             proc = subprocess.Popen(["taskset", "-c", str(core), *step.argv],
                                     stdout=out, stderr=err)
@@ -103,8 +107,15 @@ def merge(results):
     nbytes = sum(r["bytes"] for r in results)
     elapsed = max(r["elapsed_s"] for r in results)
     return {"kind": results[0].get("kind"), "processes": len(results), "messages": messages,
-            "bytes": nbytes, "elapsed_s": elapsed, "mb_per_s": nbytes / MIB / elapsed,
-            "messages_per_s": messages / elapsed, "latency": None}
+            "bytes": nbytes, "elapsed_s": elapsed, **_rates(messages, nbytes, elapsed),
+            "latency": None}
+
+
+def _rates(messages, nbytes, elapsed):
+    """MiB/s and messages/s; zero when nothing was timed (a consumer that got nothing)."""
+    if not elapsed:
+        return {"mb_per_s": 0.0, "messages_per_s": 0.0}
+    return {"mb_per_s": nbytes / MIB / elapsed, "messages_per_s": messages / elapsed}
 
 
 def latency_from_files(paths):
@@ -227,14 +238,19 @@ class Rdkafka:
         else:
             m = _last(CONSUMED, stdout)
             messages, nbytes, elapsed_ms, errors = int(m[1]), int(m[2]), int(m[3]), 0
-        elapsed = max(elapsed_ms, 1) / 1000
+        # A consumer's clock starts at its first message: one that got none reports the
+        # monotonic clock itself as its elapsed time.
+        elapsed = max(elapsed_ms, 1) / 1000 if messages else 0.0
         return {"kind": step.role, "messages": messages, "bytes": nbytes, "errors": errors,
-                "elapsed_s": elapsed, "mb_per_s": nbytes / MIB / elapsed,
-                "messages_per_s": messages / elapsed}
+                "elapsed_s": elapsed, **_rates(messages, nbytes, elapsed)}
 
     def merge(self, role_steps, results):
         out = merge(results)
-        out["latency"] = latency_from_files([s.latency_file for s in role_steps])
+        files = [s.latency_file for s in role_steps]
+        out["latency"] = latency_from_files(files)
+        for path in files:  # ~100 MB per 15 s W2 run: a full session would fill /tmp
+            if os.path.exists(path):
+                os.remove(path)
         return out
 
     @staticmethod
