@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""End-to-end benchmark driver: fresh broker per run on core 0, `fjordctl bench` on core 1.
+"""End-to-end benchmark driver: fresh broker per run on core 0, load generator on core 1.
 
 Usually started by `scripts/bench`, which builds the binaries first. Runs alternate: round 1
 runs every workload once, then round 2, and so on, so a slow minute on a shared machine
 spreads over workloads instead of sinking one. Each run records the load generator's report
 (MB/s, msg/s, latency percentiles), the broker's CPU seconds per GiB and peak RSS, and the
 CPU used by everything else on the machine during the run, which says whether the run was
-disturbed. Stdlib only.
-"""
+disturbed. The load generator is `fjordctl bench` and/or librdkafka's rdkafka_performance
+(`--load`, see loadgen.py); each broker and load generator pair is one series. Stdlib only;
+the PNG plot is made when matplotlib imports (scripts/bench provides it in a venv)."""
 
 import argparse
 import datetime
@@ -22,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import machine  # noqa: E402
 import report  # noqa: E402
+import loadgen  # noqa: E402
 import workloads  # noqa: E402
 from broker import Broker, drop_page_cache  # noqa: E402
 
@@ -66,27 +68,23 @@ def wait_quiet(max_busy, patience, log):
 
 
 class Runner:
-    """Runs workloads against one broker command and records each run."""
+    """Runs workloads against one broker command with one load generator; records each run."""
 
-    def __init__(self, opts, label, command, log):
+    def __init__(self, opts, broker, command, load, log):
         self.opts = opts
-        self.label = label
+        self.broker = broker
         self.command = command
+        self.load = load
+        self.label = report.series({"broker": broker, "load": load.name})
         self.log = log
         self.w2_rate = opts.w2_rate
 
     def fjordctl(self, bootstrap, args, out_path):
-        """Runs fjordctl on the load core; returns (exit code, stdout, its CPU seconds)."""
-        with open(out_path, "w") as out, open(out_path + ".err", "w") as err:
-            proc = subprocess.Popen(
-                ["taskset", "-c", str(LOAD_CORE), self.opts.fjordctl, "-b", bootstrap, *args],
-                stdout=out, stderr=err,
-            )
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-        with open(out_path) as f:
-            stdout = f.read()
-        return proc.returncode, stdout, usage.ru_utime + usage.ru_stime
+        """Runs a setup command (topic creation, backlog fill) with fjordctl on the load
+        core; returns (exit code, stdout)."""
+        step = loadgen.Step("setup", [self.opts.fjordctl, "-b", bootstrap, *args])
+        [(_, code, stdout, _)] = loadgen.run_steps([step], LOAD_CORE, out_path)
+        return code, stdout
 
     def run(self, w, round_no):
         tag = f"{self.label}-{w.name}-{round_no}"
@@ -94,51 +92,46 @@ class Runner:
         data_dir = os.path.join(work, "data")
         subprocess.run(["rm", "-rf", work], check=True)
         os.makedirs(work)
-        broker_log = os.path.join(self.opts.log_dir, f"{tag}.broker.log")
-        broker = Broker(self.command, data_dir, BROKER_CORE, broker_log, metrics=w.metrics)
-        record = {"workload": w.name, "broker": self.label, "round": round_no}
+        logs = os.path.join(self.opts.log_dir, tag)
+        broker = Broker(self.command, data_dir, BROKER_CORE, logs + ".broker.log",
+                        metrics=w.metrics)
+        record = {"workload": w.name, "broker": self.broker, "load": self.load.name,
+                  "round": round_no}
         try:
             record["busy_cores_before"] = wait_quiet(
                 self.opts.max_busy, self.opts.wait_quiet, self.log)
             record["loadavg_before"] = os.getloadavg()[0]
             broker.start()
-            if w.topic_configs:
-                create = ["topic", "create", TOPIC, "-p", str(w.partitions)]
-                for k, v in w.topic_configs.items():
-                    create += ["-c", f"{k}={v}"]
-                code, _, _ = self.fjordctl(broker.bootstrap, create,
-                                           os.path.join(self.opts.log_dir, f"{tag}.create"))
-                if code != 0:
-                    raise RuntimeError(f"topic create failed, see {self.opts.log_dir}/{tag}.create.err")
+            self.create_topic(broker, w, logs)
             if w.backlog:
-                broker = self.fill_and_restart(broker, tag, record)
-            args = self.load_args(w, record)
+                broker = self.fill_and_restart(broker, logs, record)
+            steps = self.steps(w, broker.bootstrap, record, logs)
             cpu0, times0, fsync0 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
-            wait0 = broker.run_queue_wait_s()
-            code, stdout, client_cpu = self.fjordctl(
-                broker.bootstrap, args, os.path.join(self.opts.log_dir, f"{tag}.out"))
+            wait0, began = broker.run_queue_wait_s(), time.monotonic()
+            done = loadgen.run_steps(steps, LOAD_CORE, logs)
             cpu1, times1, fsync1 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
+            wall = time.monotonic() - began
             record["broker_run_queue_wait_s"] = broker.run_queue_wait_s() - wait0
             record["peak_rss_mib"] = broker.peak_rss_mib()
-            if code != 0:
-                raise RuntimeError(f"fjordctl exited {code}, see {self.opts.log_dir}/{tag}.out.err")
-            result = json.loads(stdout.strip().splitlines()[-1])
-            if w.backlog:
-                # A consumer's "latency" is the age of each record since it was produced,
-                # which for a backlog only says when the fill ran: keep it apart.
-                record["record_age"] = result.pop("latency", None)
+            failed = [(s, code) for s, code, _, _ in done if code not in s.ok_exit_codes]
+            if failed:
+                raise RuntimeError(f"{self.load.name} {failed[0][0].role} exited "
+                                   f"{failed[0][1]}, see {logs}.*.err")
+            self.record_results(w, done, record)
             server_cpu = cpu1 - cpu0
+            client_cpu = sum(cpu for _, _, _, cpu in done)
+            result = record["result"]
             record.update({
-                "command": " ".join(["fjordctl", "bench", *args[1:]]),
-                "result": result,
+                "command": describe(self.load, steps),
                 "server_cpu_s": server_cpu,
                 "client_cpu_s": client_cpu,
                 "server_cpu_s_per_gib": server_cpu / (result["bytes"] / GIB)
                 if result["bytes"] else None,
                 # Process CPU burnt by neither broker nor load generator: other tenants, our
-                # own bookkeeping. Near zero for a clean run.
+                # own bookkeeping. Near zero for a clean run. Over the wall time of all the
+                # load's processes (W4's consumers start before and stop after producing).
                 "other_cpu_cores": max(0.0, (times1[0] - times0[0]) - server_cpu - client_cpu)
-                / max(result["elapsed_s"], 1e-9),
+                / max(wall, 1e-9),
                 # Interrupt time (mostly the loopback TCP stack), charged to no process.
                 "irq_cpu_s": times1[1] - times0[1],
                 "steal_cpu_s": times1[2] - times0[2],
@@ -156,40 +149,89 @@ class Runner:
                 subprocess.run(["rm", "-rf", work], check=False)
         return record
 
+    def create_topic(self, broker, w, logs):
+        """Creates the topic with the workload's partitions and configs before any load, so
+        every load generator (rdkafka_performance does not create topics) finds it."""
+        create = ["topic", "create", TOPIC, "-p", str(w.partitions)]
+        for k, v in w.topic_configs.items():
+            create += ["-c", f"{k}={v}"]
+        code, _ = self.fjordctl(broker.bootstrap, create, logs + ".create")
+        if code != 0:
+            raise RuntimeError(f"topic create failed, see {logs}.create.*.err")
+
+    def steps(self, w, bootstrap, record, logs):
+        """The load generator's processes for this workload: producers, consumers or both."""
+        steps = []
+        if w.produce:
+            steps += self.load.produce(w, bootstrap, TOPIC, self.opts.duration,
+                                       self.rate(w, record), logs)
+        if w.consumers:
+            # Alongside producers, consumers read for as long as they write; after a
+            # backlog, to the end of it.
+            duration = self.opts.duration if w.produce else None
+            steps += self.load.consume(w, bootstrap, TOPIC, duration, logs)
+        return steps
+
+    def rate(self, w, record):
+        if not w.rate_of_w2:
+            return None
+        if not self.w2_rate:
+            raise RuntimeError("no W2 maximum known: run W2 first or pass --w2-rate")
+        record["rate"] = int(self.w2_rate * w.rate_of_w2)
+        return record["rate"]
+
+    def record_results(self, w, done, record):
+        """Parses every process's report and merges them per role: `result` is the produce
+        side (or the consume side of a read-only workload), `consume` the consumers' side of
+        a workload that does both."""
+        by_role = {}
+        for step, _, stdout, _ in done:
+            by_role.setdefault(step.role, []).append((step, self.load.parse(step, stdout)))
+        merged = {role: self.load.merge([s for s, _ in pairs], [r for _, r in pairs])
+                  for role, pairs in by_role.items()}
+        record["result"] = merged.get("produce") or merged["consume"]
+        if "produce" in merged and "consume" in merged:
+            record["consume"] = merged["consume"]
+        if w.backlog and not record["result"]["messages"]:
+            raise RuntimeError("read nothing after the restart: the broker kept no backlog "
+                               "(an in-memory engine?)")
+        if w.backlog:
+            # A consumer's "latency" is the age of each record since it was produced,
+            # which for a backlog only says when the fill ran: keep it apart.
+            record["record_age"] = record["result"].pop("latency", None)
+
     def fsyncs(self, broker):
         try:
             return broker.metric("fjord_log_fsync_seconds_count")
         except OSError:
             return None
 
-    def load_args(self, w, record):
-        if w.kind == "consume":
-            return ["bench", "consume", TOPIC, "--json"]
-        args = ["bench", "produce", TOPIC, *w.args, "--duration", f"{int(self.opts.duration * 1000)}ms",
-                "--json"]
-        if w.rate_of_w2:
-            if not self.w2_rate:
-                raise RuntimeError("no W2 maximum known: run W2 first or pass --w2-rate")
-            rate = int(self.w2_rate * w.rate_of_w2)
-            record["rate"] = rate
-            args += ["--rate", str(rate)]
-        return args
-
-    def fill_and_restart(self, broker, tag, record):
-        """Writes the backlog, restarts the broker and empties the page cache if allowed."""
+    def fill_and_restart(self, broker, logs, record):
+        """Writes the backlog with fjordctl (whatever the load generator), restarts the
+        broker and empties the page cache if allowed."""
         count = self.opts.backlog_mib * 1024  # 1 KiB messages
-        code, stdout, _ = self.fjordctl(
+        code, stdout = self.fjordctl(
             broker.bootstrap,
-            ["bench", "produce", TOPIC, *workloads.W2_ARGS, "-n", str(count), "--json"],
-            os.path.join(self.opts.log_dir, f"{tag}.fill"))
+            ["bench", "produce", TOPIC, *workloads.W2_PRODUCE.fjordctl_args(),
+             "-n", str(count), "--json"],
+            logs + ".fill")
         if code != 0:
-            raise RuntimeError(f"backlog fill failed, see {self.opts.log_dir}/{tag}.fill.err")
+            raise RuntimeError(f"backlog fill failed, see {logs}.fill.*.err")
         record["fill"] = json.loads(stdout.strip().splitlines()[-1])
         broker.stop()
         record["page_cache_dropped"] = drop_page_cache()
         restarted = Broker(self.command, broker.data_dir, BROKER_CORE, broker.log_path)
         restarted.start()
         return restarted
+
+
+def describe(load, steps):
+    """The load's command lines, "N x " in front of one run by several processes."""
+    counts = {}
+    for step in steps:
+        line = load.describe(step)
+        counts[line] = counts.get(line, 0) + 1
+    return " & ".join(line if n == 1 else f"{n} x {line}" for line, n in counts.items())
 
 
 def median_of(records, path):
@@ -217,21 +259,29 @@ SUMMARY_FIELDS = {
     "broker_run_queue_wait_s": ("broker_run_queue_wait_s",),
     "fsyncs": ("fsyncs",),
     "rate": ("rate",),
+    # W4's consumers, reading while the producers write; latency is end to end.
+    "consume_mb_per_s": ("consume", "mb_per_s"),
+    "consume_messages_per_s": ("consume", "messages_per_s"),
+    "consume_p50_ms": ("consume", "latency", "p50_ms"),
+    "consume_p99_ms": ("consume", "latency", "p99_ms"),
+    "consume_p999_ms": ("consume", "latency", "p999_ms"),
 }
 
 
 def summarize(runs, limits):
-    """Medians per (broker, workload), with the fraction of the machine's limits."""
+    """Medians per (series, workload), with the fraction of the machine's limits. A series
+    is a broker driven by one load generator (`report.series`)."""
     out = []
     keys = []
     for r in runs:
-        k = (r["broker"], r["workload"])
+        k = (report.series(r), r["workload"])
         if k not in keys:
             keys.append(k)
-    for broker, name in keys:
-        ok = [r for r in runs if r["broker"] == broker and r["workload"] == name
-              and "error" not in r]
-        s = {"broker": broker, "workload": name, "runs": len(ok)}
+    for series, name in keys:
+        mine = [r for r in runs if report.series(r) == series and r["workload"] == name]
+        ok = [r for r in mine if "error" not in r]
+        s = {"broker": mine[0]["broker"], "load": mine[0].get("load", "fjordctl"),
+             "series": series, "workload": name, "runs": len(ok)}
         for field, path in SUMMARY_FIELDS.items():
             s[field] = median_of(ok, path)
         mb = s["mb_per_s"]
@@ -246,10 +296,17 @@ def summarize(runs, limits):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--broker-cmd", action="append", default=[],
-                   help="broker command with {port} {data_dir} (and optional {metrics}); "
-                        "LABEL::CMD to name it; repeat to compare brokers")
+                   help="broker command with {port} {data_dir} (and optional {metrics} or "
+                        "{metrics_flag}); LABEL::CMD to name it; repeat to compare brokers; "
+                        "`fjord` alone is the built-in fjord command (the default)")
     p.add_argument("--fjord", default="target/release/fjord")
     p.add_argument("--fjordctl", default="target/release/fjordctl")
+    p.add_argument("--load", default="fjordctl",
+                   help="load generators, comma-separated: fjordctl, rdkafka "
+                        "(librdkafka's rdkafka_performance); each one is a series")
+    p.add_argument("--rdkafka-perf", help="rdkafka_performance binary, for --load rdkafka")
+    p.add_argument("--plot", default="auto", choices=["auto", "no"],
+                   help="write a PNG next to the JSON when matplotlib imports (auto)")
     p.add_argument("--workloads", default="", help="comma-separated, e.g. W1,W2,W3 (default all)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--duration", type=float, default=15, help="seconds per produce run")
@@ -273,13 +330,15 @@ def main():
     opts.log_dir = os.path.join(opts.data_root, f"logs-{stamp}")
     os.makedirs(opts.log_dir, exist_ok=True)
     opts.fjordctl = os.path.abspath(opts.fjordctl)
+    fjord = (f"fjord::{os.path.abspath(opts.fjord)} --listen 127.0.0.1:{{port}} "
+             f"--data-dir {{data_dir}} --log-level warn {{metrics_flag}}")
     brokers = []
-    for spec in opts.broker_cmd or [
-        f"fjord::{os.path.abspath(opts.fjord)} --listen 127.0.0.1:{{port}} "
-        f"--data-dir {{data_dir}} --log-level warn"
-    ]:
+    for spec in opts.broker_cmd or ["fjord"]:
+        spec = fjord if spec == "fjord" else spec
         label, _, cmd = spec.partition("::") if "::" in spec else ("broker", "", spec)
         brokers.append((label, cmd))
+    loads = [loadgen.make(name.strip(), opts.fjordctl, opts.rdkafka_perf)
+             for name in opts.load.split(",") if name.strip()]
     chosen = workloads.select(opts.workloads)
 
     def log(msg):
@@ -296,19 +355,20 @@ def main():
         log("measuring machine limits (iperf3, dd, fsync, memcpy)")
         results["limits"] = machine.limits(opts.data_root, opts.iperf_seconds, opts.disk_mib)
         log(f"  {results['limits']}")
-    runners = [Runner(opts, label, cmd, log) for label, cmd in brokers]
+    runners = [Runner(opts, label, cmd, load, log) for label, cmd in brokers for load in loads]
     runs = []
     for round_no in range(1, opts.runs + 1):
-        # Alternate the broker order between rounds so neither always goes first.
+        # Alternate the order between rounds so no broker always goes first.
         order = runners if round_no % 2 else list(reversed(runners))
         for w in chosen:
             for runner in order:
+                if not runner.load.supports(w):
+                    if round_no == 1:
+                        log(f"{runner.label}: {runner.load.name} cannot run {w.name}, skipped")
+                    continue
                 log(f"round {round_no}: {runner.label} {w.name}")
                 record = runner.run(w, round_no)
-                res = record.get("result", {})
-                if res:
-                    log(f"  {res['mb_per_s']:.1f} MB/s {res['messages_per_s']:.0f} msg/s "
-                        f"lat {res.get('latency')} other-cpu {record['other_cpu_cores']:.2f}")
+                log_record(record, log)
                 runs.append(record)
     results["runs"] = runs
     results["summary"] = summarize(runs, results.get("limits"))
@@ -316,7 +376,17 @@ def main():
     with open(opts.out, "w") as f:
         json.dump(results, f, indent=1)
     log(f"wrote {opts.out}")
+    if opts.plot == "auto":
+        log(report.plot(results, os.path.splitext(opts.out)[0] + ".png"))
     print(report.markdown(results))
+
+
+def log_record(record, log):
+    for key in ("result", "consume"):
+        res = record.get(key)
+        if res:
+            log(f"  {key}: {res['mb_per_s']:.1f} MB/s {res['messages_per_s']:.0f} msg/s "
+                f"lat {res.get('latency')} other-cpu {record['other_cpu_cores']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Renders a results JSON written by harness.py as Markdown (for docs/benchmarks.md).
 
-Usage: python3 benches/e2e/report.py benches/e2e/results/<date>.json
+Usage: python3 benches/e2e/report.py benches/e2e/results/<date>.json [PLOT.png]
+(the plot needs matplotlib: target/bench-venv/bin/python3 has it after a scripts/bench run)
 """
 
 import json
@@ -38,50 +39,91 @@ def limits_table(limits):
     return "\n".join(out)
 
 
-def workload_table(name, runs, summary, limits):
-    out = [
-        "| run | MB/s | msg/s | p50 ms | p99 ms | p99.9 ms | broker CPU s/GiB | peak RSS MiB "
-        "| other CPU (cores) | broker run-queue wait s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def series(record):
+    """The row label of a run or summary: the broker, plus the load generator when it is not
+    fjordctl (results files from before `--load` have no "load")."""
+    load = record.get("load", "fjordctl")
+    return record["broker"] if load == "fjordctl" else f"{record['broker']}+{load}"
+
+
+def _noisy(r):
+    return (r.get("other_cpu_cores") or 0) > NOISY_CORES or (
+        r.get("busy_cores_before") or 0) > NOISY_CORES
+
+
+HEADER = [
+    "| run | MB/s | msg/s | p50 ms | p99 ms | p99.9 ms | broker CPU s/GiB | peak RSS MiB "
+    "| other CPU (cores) | broker run-queue wait s |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+CONSUME_HEADER = [
+    "| run | consumed MB/s | msg/s | end-to-end p50 ms | p99 ms | p99.9 ms |",
+    "|---|---|---|---|---|---|",
+]
+
+
+def _run_row(r, side):
+    """One run's row: the produce (or read-only) side with the broker's figures, or the
+    consume side of a workload that does both."""
+    res = r[side]
+    lat = res.get("latency") or {}
+    label = f"{series(r)} #{r['round']}{' (noisy)' if _noisy(r) else ''}"
+    row = (f"| {label} | {_f(res['mb_per_s'])} | {_f(res['messages_per_s'], 0)} "
+           f"| {_f(lat.get('p50_ms'), 2)} | {_f(lat.get('p99_ms'), 2)} | {_f(lat.get('p999_ms'), 2)} ")
+    if side == "consume":
+        return row + "|"
+    return row + (f"| {_f(r.get('server_cpu_s_per_gib'), 2)} | {_f(r.get('peak_rss_mib'), 0)} "
+                  f"| {_f(r.get('other_cpu_cores'), 2)} | {_f(r.get('broker_run_queue_wait_s'), 2)} |")
+
+
+def _median_row(s, side):
+    p = "consume_" if side == "consume" else ""
+    row = (f"| **{s.get('series', s['broker'])} median** | **{_f(s.get(p + 'mb_per_s'))}** "
+           f"| **{_f(s.get(p + 'messages_per_s'), 0)}** | {_f(s.get(p + 'p50_ms'), 2)} "
+           f"| {_f(s.get(p + 'p99_ms'), 2)} | {_f(s.get(p + 'p999_ms'), 2)} ")
+    if side == "consume":
+        return row + "|"
+    return row + (f"| {_f(s['server_cpu_s_per_gib'], 2)} | {_f(s['peak_rss_mib'], 0)} "
+                  f"| {_f(s['other_cpu_cores'], 2)} | {_f(s.get('broker_run_queue_wait_s'), 2)} |")
+
+
+def _table(runs, summary, side):
+    out = list(CONSUME_HEADER if side == "consume" else HEADER)
     for r in runs:
         if "error" in r:
-            out.append(f"| {r['broker']} #{r['round']} | failed: {r['error']} ||||||||||")
-            continue
-        res = r["result"]
-        lat = res.get("latency") or {}
-        noisy = (r.get("other_cpu_cores") or 0) > NOISY_CORES or (
-            r.get("busy_cores_before") or 0) > NOISY_CORES
-        out.append(
-            f"| {r['broker']} #{r['round']}{' (noisy)' if noisy else ''} | {_f(res['mb_per_s'])} | {_f(res['messages_per_s'], 0)} "
-            f"| {_f(lat.get('p50_ms'), 2)} | {_f(lat.get('p99_ms'), 2)} | {_f(lat.get('p999_ms'), 2)} "
-            f"| {_f(r.get('server_cpu_s_per_gib'), 2)} | {_f(r.get('peak_rss_mib'), 0)} "
-            f"| {_f(r.get('other_cpu_cores'), 2)} | {_f(r.get('broker_run_queue_wait_s'), 2)} |"
-        )
-    for s in summary:
-        out.append(
-            f"| **{s['broker']} median** | **{_f(s['mb_per_s'])}** | **{_f(s['messages_per_s'], 0)}** "
-            f"| {_f(s['p50_ms'], 2)} | {_f(s['p99_ms'], 2)} | {_f(s['p999_ms'], 2)} "
-            f"| {_f(s['server_cpu_s_per_gib'], 2)} | {_f(s['peak_rss_mib'], 0)} "
-            f"| {_f(s['other_cpu_cores'], 2)} | {_f(s.get('broker_run_queue_wait_s'), 2)} |"
-        )
+            out.append(f"| {series(r)} #{r['round']} | failed: {r['error']} ||||||||||")
+        elif side in r:
+            out.append(_run_row(r, side))
+    out += [_median_row(s, side) for s in summary]
+    return "\n".join(out)
+
+
+def _notes(name, runs, summary, limits):
     notes = []
     for s in summary:
+        label = s.get("series", s["broker"])
         if limits and s.get("mb_per_s"):
             disk = "disk read" if name == "W7" else "disk write"
-            notes.append(f"{s['broker']}: {_pct(s.get('of_loopback'))} of loopback TCP, "
+            notes.append(f"{label}: {_pct(s.get('of_loopback'))} of loopback TCP, "
                          f"{_pct(s.get('of_disk'))} of sequential {disk}")
         if s.get("rate"):
-            notes.append(f"{s['broker']}: offered rate {_f(s['rate'], 0)} msg/s")
+            notes.append(f"{label}: offered rate {_f(s['rate'], 0)} msg/s")
         if s.get("fsyncs") is not None:
-            notes.append(f"{s['broker']}: {_f(s['fsyncs'], 0)} fsyncs per run (median)"
+            notes.append(f"{label}: {_f(s['fsyncs'], 0)} fsyncs per run (median)"
                          + (" - the broker did not fsync, so this is not a durable run"
                             if not s["fsyncs"] else ""))
-    extra = [r for r in runs if r.get("fill")]
-    for r in extra[:1]:
+    for r in [r for r in runs if r.get("fill")][:1]:
         notes.append(f"backlog {r['fill']['bytes'] / 2**20:,.0f} MiB; page cache dropped before "
                      f"reading: {'yes' if r.get('page_cache_dropped') else 'no (not permitted)'}")
-    text = "\n".join(out)
+    return notes
+
+
+def workload_table(name, runs, summary, limits):
+    text = _table(runs, summary, "result")
+    if any("consume" in r for r in runs):
+        text += "\n\nConsumers, reading while the producers write:\n\n" + _table(
+            runs, summary, "consume")
+    notes = _notes(name, runs, summary, limits)
     if notes:
         text += "\n\n" + "; ".join(notes) + "."
     commands = sorted({r["command"] for r in runs if r.get("command")})
@@ -102,6 +144,29 @@ def markdown(results):
     return "\n\n".join(parts) + "\n"
 
 
+def plot(results, path):
+    """Writes a PNG of median throughput and latency per workload and series; returns a line
+    saying what it did. Needs matplotlib, which the harness otherwise does without."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ("plot skipped: matplotlib is not importable (scripts/bench runs the harness "
+                "with target/bench-venv, which has it)")
+    import plot as plotting  # noqa: PLC0415 - only with matplotlib
+
+    fig = plotting.figure(plt, results)
+    if fig is None:
+        return "plot skipped: no successful runs"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return f"wrote {path}"
+
+
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
-        print(markdown(json.load(f)))
+        loaded = json.load(f)
+    if len(sys.argv) > 2:
+        print(plot(loaded, sys.argv[2]), file=sys.stderr)
+    print(markdown(loaded))

@@ -1,17 +1,58 @@
-"""The end-to-end workloads (issue 10). Each is a `fjordctl bench` invocation plus setup.
+"""The end-to-end workloads (issue 10), described independently of the load generator.
 
-Names are stable: results files and docs/benchmarks.md refer to them.
+A workload says what traffic to send (message size, partitions, acks, batching, codec), how
+many producer and consumer clients to run, and what setup it needs; `loadgen.py` turns that
+into `fjordctl bench` or `rdkafka_performance` command lines. Names are stable: results
+files and docs/benchmarks.md refer to them.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-# The produce settings shared by the throughput-oriented workloads.
-W2_ARGS = [
-    "--size", "1KiB", "--partitions", "16", "--acks", "all", "--linger", "5ms",
-    "--batch-size", "1000KiB", "--connections", "4", "--max-in-flight", "5",
-]
-# 1000 KiB of payload is just under 1 MiB on the wire with record overhead: Kafka's default
-# max.message.bytes (1 MiB + 12) rejects a batch carrying a full 1 MiB of 1 KiB values.
+
+def _size(n):
+    """A byte count as `fjordctl` spells it: 1KiB, 1000KiB, 100."""
+    return f"{n // 1024}KiB" if n % 1024 == 0 else str(n)
+
+
+@dataclass(frozen=True)
+class Produce:
+    """The producer side of a workload."""
+
+    # Value size, bytes.
+    size: int
+    partitions: int
+    # "1" or "all".
+    acks: str
+    # A batch closes at this many payload bytes.
+    batch_bytes: int
+    # fjordctl: pipelined connections in one process. librdkafka keeps one connection per
+    # broker and pipelines on it, so rdkafka_performance ignores this (see `Workload.producers`).
+    connections: int
+    max_in_flight: int = 5
+    # How long a batch may wait to fill. fjordctl only waits when a --rate is set; librdkafka
+    # always may (its default is 5 ms). None: not passed to fjordctl.
+    linger_ms: int = None
+    # none, lz4, zstd, ...
+    compression: str = "none"
+
+    def fjordctl_args(self):
+        """`bench produce` arguments, in the order the 2026-11-25 results show them."""
+        args = ["--size", _size(self.size), "--partitions", str(self.partitions),
+                "--acks", self.acks]
+        if self.linger_ms is not None:
+            args += ["--linger", f"{self.linger_ms}ms"]
+        args += ["--batch-size", _size(self.batch_bytes), "--connections", str(self.connections),
+                 "--max-in-flight", str(self.max_in_flight)]
+        if self.compression != "none":
+            args += ["-z", self.compression]
+        return args
+
+
+# The produce settings shared by the throughput-oriented workloads. 1000 KiB of payload is
+# just under 1 MiB on the wire with record overhead: Kafka's default max.message.bytes
+# (1 MiB + 12) rejects a batch carrying a full 1 MiB of 1 KiB values.
+W2_PRODUCE = Produce(size=1024, partitions=16, acks="all", batch_bytes=1000 * 1024,
+                     connections=4, linger_ms=5)
 
 
 @dataclass
@@ -20,44 +61,57 @@ class Workload:
 
     name: str
     title: str
-    # `bench produce` or `bench consume` arguments after the topic name.
-    args: list
-    kind: str = "produce"
-    # Topic configs set at creation (the topic is created before the run when any are set).
+    # The timed produce load; None for a read-only workload (W7).
+    produce: Produce = None
+    # Producer clients. fjordctl always runs one process (with `produce.connections`);
+    # rdkafka_performance runs this many processes, one librdkafka producer each.
+    producers: int = 1
+    # Consumer clients reading while the producers write (W4), or reading the backlog (W7).
+    # fjordctl: one `bench consume --consumers N` process splitting the partitions between
+    # N clients; rdkafka_performance: N processes in one consumer group.
+    consumers: int = 0
+    # Topic configs set at creation.
     topic_configs: dict = field(default_factory=dict)
-    partitions: int = 16
     # Serve Prometheus metrics (costs a little CPU; used to check fsyncs happened).
     metrics: bool = False
     # For open-loop latency: the fraction of the W2 maximum message rate to send at.
     rate_of_w2: float = 0.0
-    # For catch-up reads: produce this backlog first, then restart the broker.
+    # For catch-up reads: produce a W2 backlog first, then restart the broker.
     backlog: bool = False
+
+    @property
+    def partitions(self):
+        return (self.produce or W2_PRODUCE).partitions
 
 
 def all_workloads():
     """Every workload, in the order they are run."""
     ws = [
-        Workload(
-            "W1", "message rate: 100 B, 6 partitions, acks=1, max rate",
-            ["--size", "100", "--partitions", "6", "--acks", "1", "--batch-size", "16KiB",
-             "--connections", "6", "--max-in-flight", "5"],
-            partitions=6,
-        ),
+        Workload("W1", "message rate: 100 B, 6 partitions, acks=1, max rate",
+                 Produce(size=100, partitions=6, acks="1", batch_bytes=16 * 1024,
+                         connections=6)),
         Workload("W2", "throughput: 1 KiB, 16 partitions, acks=all, ~1 MiB batches, max rate",
-                 W2_ARGS),
+                 W2_PRODUCE),
     ]
     for pct in (10, 50, 90):
         ws.append(Workload(
             f"W3-{pct}", f"latency: W2 settings, open loop at {pct}% of the W2 maximum",
-            W2_ARGS, rate_of_w2=pct / 100,
+            W2_PRODUCE, rate_of_w2=pct / 100,
         ))
     ws += [
-        Workload("W5", "durable: W2 with flush.messages=1 (fsync before ack)", W2_ARGS,
+        Workload("W4", "produce and consume: W2 settings, 100 partitions, "
+                 "4 producers and 4 consumers at once",
+                 replace(W2_PRODUCE, partitions=100), producers=4, consumers=4),
+        Workload("W5", "durable: W2 with flush.messages=1 (fsync before ack)", W2_PRODUCE,
                  topic_configs={"flush.messages": "1"}, metrics=True),
-        Workload("W8-lz4", "compressed pass-through: W2 with lz4", W2_ARGS + ["-z", "lz4"]),
-        Workload("W8-zstd", "compressed pass-through: W2 with zstd", W2_ARGS + ["-z", "zstd"]),
+        Workload("W6", "partition scaling: W2 with 1000 partitions",
+                 replace(W2_PRODUCE, partitions=1000)),
+        Workload("W8-lz4", "compressed pass-through: W2 with lz4",
+                 replace(W2_PRODUCE, compression="lz4")),
+        Workload("W8-zstd", "compressed pass-through: W2 with zstd",
+                 replace(W2_PRODUCE, compression="zstd")),
         Workload("W7", "catch-up read: consume a 16-partition backlog after a broker restart",
-                 [], kind="consume", backlog=True),
+                 consumers=1, backlog=True),
     ]
     return ws
 
