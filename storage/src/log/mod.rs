@@ -114,6 +114,9 @@ struct Writer {
     active: Arc<Segment>,
     messages_since_flush: u64,
     last_flush_ms: Option<i64>,
+    /// Bytes appended to the active segment since its data was last handed to the flusher
+    /// for writeback.
+    unwritten_back: u64,
 }
 
 /// A partition log stored as a directory of segments. `Send + Sync`; see the module note.

@@ -199,6 +199,7 @@ impl Log {
                 active,
                 messages_since_flush: 0,
                 last_flush_ms: None,
+                unwritten_back: 0,
             }),
             log_start: AtomicI64::new(log_start),
             log_end: AtomicI64::new(log_end),

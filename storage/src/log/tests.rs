@@ -531,6 +531,30 @@ fn retention_by_time_and_size_deletes_whole_segments() {
 }
 
 #[test]
+fn the_active_segment_is_written_back_every_few_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+    let one_mb = BatchSpec::new(1_000).filler(1000, 1000, 7).build();
+    for _ in 0..7 {
+        log.append(&mut one_mb.clone(), &opts(1_000)).unwrap();
+    }
+    crate::flusher::drain();
+    assert_eq!(log.sealed.writebacks(), 0, "under 8 MiB appended");
+    for _ in 0..10 {
+        log.append(&mut one_mb.clone(), &opts(1_000)).unwrap();
+    }
+    crate::flusher::drain();
+    // Two 8 MiB marks passed; a second request made while the first waited is folded into it.
+    assert!(
+        (1..=2).contains(&log.sealed.writebacks()),
+        "{}",
+        log.sealed.writebacks()
+    );
+    assert_eq!(log.segment_count(), 1, "writeback does not roll");
+    assert_eq!(read_all(&log).len(), 17);
+}
+
+#[test]
 fn segment_ms_ages_a_segment_by_record_time_not_by_the_clock() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
