@@ -154,12 +154,12 @@ fn seal(buf: &mut BytesMut) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// Decodes the records of one complete batch whose header is `header`.
-pub fn decode_records(
+/// What reading a batch's records starts from: the record count, the bytes after the header
+/// (compressed or not) and the codec, each checked against the header.
+pub(super) fn records_payload<'a>(
     header: &BatchHeader,
-    batch: &Bytes,
-    max_decompressed: usize,
-) -> Result<Vec<Record>, RecordError> {
+    batch: &'a [u8],
+) -> Result<(usize, &'a [u8], Compression), RecordError> {
     let count = usize::try_from(header.record_count)
         .map_err(|_| RecordError::InvalidRecordCount(header.record_count))?;
     let payload = batch
@@ -169,6 +169,16 @@ pub fn decode_records(
             available: batch.len(),
         })?;
     let codec = Compression::from_id(header.compression())?;
+    Ok((count, payload, codec))
+}
+
+/// Decodes the records of one complete batch whose header is `header`.
+pub fn decode_records(
+    header: &BatchHeader,
+    batch: &Bytes,
+    max_decompressed: usize,
+) -> Result<Vec<Record>, RecordError> {
+    let (count, payload, codec) = records_payload(header, batch)?;
     let (source, data_range) = if codec == Compression::None {
         (batch.clone(), HEADER_LEN..header.total_len())
     } else {

@@ -10,8 +10,9 @@
 
 use std::ops::ControlFlow;
 
+use super::batch::records_payload;
 use super::compression::{Compression, Decompressor};
-use super::header::{BatchHeader, HEADER_LEN};
+use super::header::BatchHeader;
 use super::record::RecordFrame;
 use super::RecordError;
 use crate::error::{DecodeError, DecodeErrorKind};
@@ -33,15 +34,7 @@ pub fn walk_records<B>(
     max_decompressed: usize,
     visit: impl FnMut(usize, &RecordFrame<'_>) -> ControlFlow<B>,
 ) -> Result<Option<B>, RecordError> {
-    let count = usize::try_from(header.record_count)
-        .map_err(|_| RecordError::InvalidRecordCount(header.record_count))?;
-    let payload = batch
-        .get(HEADER_LEN..header.total_len())
-        .ok_or(RecordError::Truncated {
-            needed: header.total_len(),
-            available: batch.len(),
-        })?;
-    let codec = Compression::from_id(header.compression())?;
+    let (count, payload, codec) = records_payload(header, batch)?;
     let walk = Walk {
         count,
         declared: header.record_count,
@@ -230,7 +223,7 @@ mod tests {
 
     use super::*;
     use crate::records::compression::compress;
-    use crate::records::header::compute_crc;
+    use crate::records::header::{compute_crc, HEADER_LEN};
     use crate::records::{RecordBatch, RecordBatchBuilder};
 
     /// A batch of `count` records whose records are `plain` (any bytes), compressed with `codec`;

@@ -198,6 +198,8 @@ impl Log {
         self.update_segments(|list| list.push(next.clone()));
         tracing::debug!(dir = %self.dir.display(), base_offset = end, "rolled segment");
         w.active = next;
+        // The sealed segment's fsync covers what it held; the new one starts from nothing.
+        w.unwritten_back = 0;
         Ok(())
     }
 
