@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::Broker;
 use bytes::{Bytes, BytesMut};
+use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fjord_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use fjord_protocol::messages::ProduceRequest;
+use fjord_protocol::messages::{FetchRequest, ProduceRequest};
 use fjord_protocol::{
     ApiKey, Decode, Encode, RequestBody, RequestHeader, ResponseBody, ResponseHeader,
 };
@@ -185,4 +186,34 @@ pub fn expect_unanswered(stream: &mut TcpStream, quiet: Duration, what: &str) {
     stream
         .set_read_timeout(Some(IO_TIMEOUT))
         .expect("read timeout");
+}
+
+/// A consumer's Fetch of `topic` partition 0 from offset 0: waits up to `max_wait_ms` for
+/// `min_bytes`, and asks for at most `max_bytes` in all and for the partition.
+pub fn fetch_from_start(
+    topic: &str,
+    max_wait_ms: i32,
+    min_bytes: i32,
+    max_bytes: i32,
+) -> FetchRequest {
+    FetchRequest {
+        replica_id: -1,
+        max_wait_ms,
+        min_bytes,
+        max_bytes,
+        topics: vec![FetchTopic {
+            topic: topic.into(),
+            partitions: vec![FetchPartition {
+                partition: 0,
+                fetch_offset: 0,
+                partition_max_bytes: max_bytes,
+                current_leader_epoch: -1,
+                last_fetched_epoch: -1,
+                log_start_offset: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }

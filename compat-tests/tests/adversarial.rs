@@ -19,11 +19,8 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use fjord_compat_tests::{retry_until, Broker};
-use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fjord_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use fjord_protocol::messages::{
-    ApiVersionsRequest, FetchRequest, ListOffsetsRequest, MetadataRequest,
-};
+use fjord_protocol::messages::{ApiVersionsRequest, ListOffsetsRequest, MetadataRequest};
 use fjord_protocol::records::compression::compress;
 use fjord_protocol::records::header::compute_crc;
 use fjord_protocol::records::{Compression, RecordBatch, RecordBatchBuilder};
@@ -492,26 +489,7 @@ fn a_client_that_never_reads_does_not_stall_others() {
     // Pipelined fetches of the whole 8 MiB partition, never reading an answer: the broker's
     // socket buffer fills and its write to this client blocks.
     let mut hog = connect(&broker);
-    let fetch: RequestBody = FetchRequest {
-        replica_id: -1,
-        max_wait_ms: 0,
-        max_bytes: 64 * 1024 * 1024,
-        topics: vec![FetchTopic {
-            topic: "big".into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: 0,
-                partition_max_bytes: 64 * 1024 * 1024,
-                current_leader_epoch: -1,
-                last_fetched_epoch: -1,
-                log_start_offset: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-    .into();
+    let fetch: RequestBody = wire::fetch_from_start("big", 0, 0, 64 * 1024 * 1024).into();
     hog.set_nonblocking(true).unwrap();
     let request = framed(&request_bytes(12, 1, &fetch));
     let mut sent = 0;

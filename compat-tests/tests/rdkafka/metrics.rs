@@ -10,11 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use fjord_compat_tests::wire::{self, call, connect, framed, read_frame, request_bytes};
 use fjord_compat_tests::{retry_until, Broker};
-use fjord_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use fjord_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use fjord_protocol::messages::{
-    ApiVersionsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest,
-};
+use fjord_protocol::messages::{ApiVersionsRequest, InitProducerIdRequest, ListOffsetsRequest};
 use fjord_protocol::records::RecordBatchBuilder;
 use fjord_protocol::{ApiKey, ErrorCode, ResponseBody};
 use rdkafka::consumer::{CommitMode, Consumer};
@@ -429,30 +426,6 @@ fn fsyncs_before_ack_are_timed() {
     );
 }
 
-/// A Fetch of `topic`/0 from offset 0 that waits up to `max_wait_ms` for a byte.
-fn waiting_fetch(topic: &str, max_wait_ms: i32) -> FetchRequest {
-    FetchRequest {
-        replica_id: -1,
-        max_wait_ms,
-        min_bytes: 1,
-        max_bytes: 1024 * 1024,
-        topics: vec![FetchTopic {
-            topic: topic.into(),
-            partitions: vec![FetchPartition {
-                partition: 0,
-                fetch_offset: 0,
-                partition_max_bytes: 1024 * 1024,
-                current_leader_epoch: -1,
-                last_fetched_epoch: -1,
-                log_start_offset: -1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
-}
-
 #[test]
 fn a_pipelined_request_waits_in_the_queue_phase() {
     let (broker, addr) = broker_with_metrics(&[]);
@@ -474,7 +447,11 @@ fn a_pipelined_request_waits_in_the_queue_phase() {
     // Both frames in one write: the ListOffsets is complete while the Fetch waits its 600 ms
     // on an empty partition, and is answered only after it.
     let mut stream = connect(&broker);
-    let mut both = framed(&request_bytes(12, 1, &waiting_fetch("quiet", 600).into()));
+    let mut both = framed(&request_bytes(
+        12,
+        1,
+        &wire::fetch_from_start("quiet", 600, 1, 1024 * 1024).into(),
+    ));
     both.extend(framed(&request_bytes(7, 2, &list_offsets.into())));
     stream.write_all(&both).expect("send two requests");
     for (api, version, correlation_id) in [(ApiKey::Fetch, 12, 1), (ApiKey::ListOffsets, 7, 2)] {
