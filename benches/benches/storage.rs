@@ -57,7 +57,7 @@ fn append(c: &mut Criterion) {
         let mut n = 0u64;
         g.bench_function(name, |b| {
             b.iter(|| {
-                log.append(&mut batch, &opts()).unwrap();
+                log.append(&batch, &opts()).unwrap();
                 n += 1;
                 if n == 256 {
                     n = 0;
@@ -143,7 +143,7 @@ fn read(c: &mut Criterion) {
     let log = Log::open(dir.path(), config(false)).unwrap();
     let mut batch = batch_of(64 << 10);
     while log.size_bytes() < READ_LOG_BYTES {
-        log.append(&mut batch, &opts()).unwrap();
+        log.append(&batch, &opts()).unwrap();
     }
     let mut at = 0;
     g.throughput(Throughput::Bytes(1 << 20));
@@ -189,7 +189,7 @@ fn segment_read(c: &mut Criterion) {
     let log = Log::open(dir.path(), config(false)).unwrap();
     let mut batch = batch_of(1 << 20);
     while log.size_bytes() + batch.len() as u64 <= SEGMENT {
-        log.append(&mut batch, &opts()).unwrap();
+        log.append(&batch, &opts()).unwrap();
     }
     assert_eq!(log.segment_count(), 1);
     let path = dir.path().join(format!("{:020}.log", 0));

@@ -52,7 +52,7 @@ impl Broker {
             config.cluster_id.as_deref(),
         )?;
         let topics = Arc::new(
-            Topics::open(&data_dir.path, config.fsync_before_ack).map_err(OpenError::Topics)?,
+            Topics::open(&data_dir.path, config.log_defaults()).map_err(OpenError::Topics)?,
         );
         let groups =
             crate::group::boot::start(&topics, config.groups.clone(), crate::clock::now_ms())

@@ -177,6 +177,13 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "Address of the Prometheus /metrics and /health endpoints; null when off (--metrics).",
     ),
     setting(
+        "fjord.page.cache.window.bytes",
+        ConfigType::Long,
+        |c| Some(c.page_cache_window_bytes.to_string()),
+        Some("67108864"),
+        "Bytes of each partition's newest data kept in the page cache once on disk; 0 leaves eviction to the kernel (--page-cache-window-bytes).",
+    ),
+    setting(
         "fjord.slow.request.ms",
         ConfigType::Long,
         |c| Some(c.slow_request_ms.to_string()),

@@ -125,7 +125,7 @@ mod tests {
     fn produce(partition: &Partition, producer_id: i64, sequence: i32, timestamp: i64) {
         let mut builder = RecordBatchBuilder::new().producer(producer_id, 0, sequence);
         builder.push(timestamp, None, Some(b"v".to_vec().into()), Vec::new());
-        let mut bytes = builder.build().unwrap().to_vec();
+        let bytes = builder.build().unwrap();
         let summary = validate_batches(&bytes, &ValidationLimits::default())
             .unwrap()
             .batches
@@ -136,7 +136,7 @@ mod tests {
             now_ms: timestamp,
         };
         partition
-            .append_produced(&mut bytes, &summary, &options)
+            .append_produced(&bytes, &summary, &options)
             .unwrap();
     }
 
@@ -223,8 +223,8 @@ mod tests {
         };
         // Enough 64 KiB batches, stamped long ago, to fill more than one 1 MiB segment.
         for _ in 0..20 {
-            let mut batch = BatchSpec::new(1_000).filler(16, 4096, b'x').build();
-            partition.log.append(&mut batch, &options).unwrap();
+            let batch = BatchSpec::new(1_000).filler(16, 4096, b'x').build();
+            partition.log.append(&batch, &options).unwrap();
         }
         let segments_before = partition.log.segment_count();
         assert!(segments_before > 1, "test needs several segments");

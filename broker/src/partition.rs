@@ -189,7 +189,7 @@ impl Partition {
     /// batches is answered with the original offsets and not written again.
     pub fn append_produced(
         &self,
-        batch: &mut [u8],
+        batch: &[u8],
         summary: &BatchSummary,
         options: &AppendOptions,
     ) -> Result<Produced, ProduceAppendError> {
@@ -265,7 +265,6 @@ impl Partition {
         )
         .build()
         .map_err(MarkerError::Build)?;
-        let mut bytes = built.to_vec();
         let options = AppendOptions {
             leader_epoch: LEADER_EPOCH,
             log_append_time: None,
@@ -292,7 +291,7 @@ impl Partition {
                 current,
             });
         }
-        let info = self.log.append(&mut bytes, &options)?;
+        let info = self.log.append(&built, &options)?;
         producers
             .state_mut()
             .record_marker(marker, info.base_offset);

@@ -127,10 +127,22 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
     }
 }
 
-/// Applies the broker-wide fsync-before-ack setting to a topic's log settings.
-fn with_durability(mut config: LogConfig, sync_before_ack: bool) -> LogConfig {
-    config.flush.sync_before_ack = sync_before_ack;
-    config
+/// Broker-wide settings that every partition log takes on top of its topic's configs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogDefaults {
+    /// `--fsync-before-ack`: every append is fsynced (concurrent appends share one fsync)
+    /// before it is acknowledged.
+    pub sync_before_ack: bool,
+    /// `--page-cache-window-bytes`; `None` leaves eviction to the kernel.
+    pub page_cache_window: Option<u64>,
+}
+
+impl LogDefaults {
+    fn apply(self, mut config: LogConfig) -> LogConfig {
+        config.flush.sync_before_ack = self.sync_before_ack;
+        config.page_cache_window = self.page_cache_window;
+        config
+    }
 }
 
 #[derive(Debug, Default)]
@@ -155,8 +167,8 @@ pub struct Topics {
     data_dir: PathBuf,
     store: TopicStore,
     index: RwLock<Index>,
-    /// `--fsync-before-ack`: every log fsyncs before an append is acknowledged.
-    sync_before_ack: bool,
+    /// Broker-wide log settings.
+    log_defaults: LogDefaults,
 }
 
 fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
@@ -165,18 +177,17 @@ fn partition_dir(data_dir: &Path, topic: &str, partition: i32) -> PathBuf {
 
 impl Topics {
     /// Loads every stored topic and opens (recovering) its partition logs, with Kafka's
-    /// default durability (written to the OS before acknowledging).
+    /// defaults (written to the OS before acknowledging, page cache left to the kernel).
     pub fn load(data_dir: &Path) -> Result<Self, TopicError> {
-        Self::open(data_dir, false)
+        Self::open(data_dir, LogDefaults::default())
     }
 
-    /// Like [`Topics::load`]; with `sync_before_ack`, every append is fsynced (concurrent
-    /// appends share one fsync) before it is acknowledged.
-    pub fn open(data_dir: &Path, sync_before_ack: bool) -> Result<Self, TopicError> {
+    /// Like [`Topics::load`], every log with the broker-wide `log_defaults`.
+    pub fn open(data_dir: &Path, log_defaults: LogDefaults) -> Result<Self, TopicError> {
         let store = TopicStore::open(data_dir)?;
         let mut index = Index::default();
         for record in store.load_all()? {
-            let config = with_durability(log_config(&record.config), sync_before_ack);
+            let config = log_defaults.apply(log_config(&record.config));
             let partitions = (0..record.partitions)
                 .map(|p| open_partition(data_dir, &record.name, p, config.clone()))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -192,7 +203,7 @@ impl Topics {
             data_dir: data_dir.to_path_buf(),
             store,
             index: RwLock::new(index),
-            sync_before_ack,
+            log_defaults,
         })
     }
 
@@ -264,7 +275,7 @@ impl Topics {
                 }
             });
         }
-        let log_config = with_durability(log_config(&config), self.sync_before_ack);
+        let log_config = self.log_defaults.apply(log_config(&config));
         let opened = (0..partitions)
             .map(|p| open_partition(&self.data_dir, name, p, log_config.clone()))
             .collect::<Result<Vec<_>, _>>()?;
@@ -285,7 +296,7 @@ impl Topics {
         let topic = self
             .get(name)
             .ok_or_else(|| TopicError::Unknown(name.to_string()))?;
-        let log_config = with_durability(log_config(&config), self.sync_before_ack);
+        let log_config = self.log_defaults.apply(log_config(&config));
         let mut record = topic.record();
         record.config = config.clone();
         self.store.save(&record)?;
@@ -313,7 +324,7 @@ impl Topics {
         if count <= have {
             return Err(TopicError::InvalidPartitions(count));
         }
-        let log_config = with_durability(log_config(&topic.config()), self.sync_before_ack);
+        let log_config = self.log_defaults.apply(log_config(&topic.config()));
         let added = (have..count)
             .map(|p| open_partition(&self.data_dir, name, p, log_config.clone()))
             .collect::<Result<Vec<_>, _>>()?;
@@ -401,29 +412,31 @@ mod tests {
     }
 
     #[test]
-    fn fsync_before_ack_reaches_every_log() {
+    fn broker_log_defaults_reach_every_log() {
         let dir = tempfile::tempdir().unwrap();
+        let defaults = LogDefaults {
+            sync_before_ack: true,
+            page_cache_window: Some(1 << 20),
+        };
+        let has = |topic: &Topic, expected: LogDefaults| {
+            topic.partitions().iter().all(|p| {
+                let config = p.log.config();
+                config.flush.sync_before_ack == expected.sync_before_ack
+                    && config.page_cache_window == expected.page_cache_window
+            })
+        };
         {
-            let topics = Topics::open(dir.path(), true).unwrap();
+            let topics = Topics::open(dir.path(), defaults).unwrap();
             let created = topics.create("durable", 2, TopicConfig::default()).unwrap();
-            assert!(created
-                .partitions()
-                .iter()
-                .all(|p| p.log.config().flush.sync_before_ack));
+            assert!(has(&created, defaults));
         }
-        let reloaded = Topics::open(dir.path(), true).unwrap();
+        let reloaded = Topics::open(dir.path(), defaults).unwrap();
         let topic = reloaded.get("durable").unwrap();
-        assert!(topic
-            .partitions()
-            .iter()
-            .all(|p| p.log.config().flush.sync_before_ack));
+        assert!(has(&topic, defaults));
         drop((topic, reloaded));
         let default = Topics::load(dir.path()).unwrap();
         let topic = default.get("durable").unwrap();
-        assert!(topic
-            .partitions()
-            .iter()
-            .all(|p| !p.log.config().flush.sync_before_ack));
+        assert!(has(&topic, LogDefaults::default()));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 use std::ops::Range;
 
 use bytes::Bytes;
-use fjord_protocol::records::header::{compute_crc, restamp, verify_crc, BatchHeader, HEADER_LEN};
+use fjord_protocol::records::header::{
+    compute_crc, restamp, restamp_header, verify_crc, BatchHeader, HEADER_LEN,
+};
 use fjord_protocol::records::{
     validate_batches, Compression, RecordBatch, RecordBatchBuilder, RecordError, ValidationLimits,
 };
@@ -132,6 +134,24 @@ fn log_append_time_rewrites_covered_fields_and_recomputes_the_crc() {
                 .map(|o| (o, 1_700_000_000_000))
                 .collect::<Vec<_>>()
         );
+    }
+}
+
+#[test]
+fn restamping_a_header_copy_gives_the_in_place_result() {
+    for codec in Compression::ALL {
+        for append_time in [None, Some(1_700_000_000_000)] {
+            let before = batch(codec);
+            let mut in_place = before.clone();
+            restamp(&mut in_place, 300, 8, append_time).unwrap();
+            let mut header: [u8; HEADER_LEN] = before[..HEADER_LEN].try_into().unwrap();
+            restamp_header(&mut header, &before[HEADER_LEN..], 300, 8, append_time);
+            assert_eq!(
+                &header[..],
+                &in_place[..HEADER_LEN],
+                "{codec} {append_time:?}"
+            );
+        }
     }
 }
 

@@ -72,6 +72,10 @@ pub struct LogConfig {
     /// Most keys one compaction pass maps (about 32 bytes each); more keys take more passes.
     /// Kafka's `log.cleaner.dedupe.buffer.size`, counted in keys.
     pub compaction_map_entries: usize,
+    /// Bytes of this log's newest data kept in the OS page cache once written back to disk;
+    /// older pages are dropped as soon as they are clean instead of when the kernel runs short
+    /// of memory. `None` leaves eviction to the kernel, as Kafka does. Fjord's own.
+    pub page_cache_window: Option<u64>,
 }
 
 impl Default for LogConfig {
@@ -92,6 +96,7 @@ impl Default for LogConfig {
             max_open_sealed_segments: 64,
             // Kafka's 128 MiB dedupe buffer holds about as many.
             compaction_map_entries: 4 << 20,
+            page_cache_window: None,
         }
     }
 }

@@ -57,13 +57,34 @@ pub(crate) fn drain() {
     let _ = finished.recv();
 }
 
+/// A sealed segment waiting for its fsync.
+#[derive(Debug, Clone)]
+struct Queued {
+    segment: Arc<Segment>,
+    /// The offset the segment ends before.
+    end: i64,
+    /// The log's page-cache window when it was sealed (`LogConfig::page_cache_window`).
+    cache_window: Option<u64>,
+}
+
+/// Drops the cached pages of `segment`'s first `written` bytes, which must be on disk, but for
+/// the last `window` of them.
+fn uncache(dir: &std::path::Path, segment: &Segment, written: u64, window: Option<u64>) {
+    let Some(window) = window else {
+        return;
+    };
+    if let Err(e) = segment.uncache_below(written.saturating_sub(window)) {
+        tracing::warn!(dir = %dir.display(), error = %e, "cannot drop written-back pages from the page cache");
+    }
+}
+
 /// Sealed segments of one log whose data may still be only in the page cache, and the log's
 /// recovery point: every offset below it is on stable storage.
 #[derive(Debug)]
 pub(crate) struct SealedSync {
     dir: PathBuf,
-    /// Segments to fsync, oldest first, each with the offset it ends before.
-    queued: Mutex<Vec<(Arc<Segment>, i64)>>,
+    /// Segments to fsync, oldest first.
+    queued: Mutex<Vec<Queued>>,
     /// The recovery point, held for a whole flush pass; `None` once the log is closed or
     /// dropped, after which nothing is fsynced or written here any more.
     point: Mutex<Option<i64>>,
@@ -88,8 +109,9 @@ impl SealedSync {
     /// Writes the active segment's data from the page cache to disk on the flusher thread, off
     /// the append path (see `WRITE_BACK_BYTES` in `log::append`). Only latency changes: the
     /// recovery point does not move, so what recovery checks and what an ack promises stay
-    /// as they were.
-    pub(crate) fn write_back(self: &Arc<Self>, active: Arc<Segment>) {
+    /// as they were. Then drops what was written back from the page cache, but for the last
+    /// `cache_window` bytes.
+    pub(crate) fn write_back(self: &Arc<Self>, active: Arc<Segment>, cache_window: Option<u64>) {
         if self.writeback_queued.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -99,9 +121,12 @@ impl SealedSync {
             if this.point.lock().is_none() {
                 return;
             }
+            // Everything below this size was written before the fsync started, so is clean after.
+            let written = active.size();
             match active.sync() {
                 Ok(()) => {
                     this.writebacks.fetch_add(1, Ordering::Relaxed);
+                    uncache(&this.dir, &active, written, cache_window);
                 }
                 Err(e) => {
                     tracing::warn!(dir = %this.dir.display(), error = %e, "background writeback of the active segment failed");
@@ -116,9 +141,19 @@ impl SealedSync {
         self.writebacks.load(Ordering::Relaxed)
     }
 
-    /// Queues a sealed segment ending before offset `end` and schedules its fsync.
-    pub(crate) fn seal(self: &Arc<Self>, segment: Arc<Segment>, end: i64) {
-        self.queued.lock().push((segment, end));
+    /// Queues a sealed segment ending before offset `end` and schedules its fsync, after which
+    /// its pages but for the last `cache_window` bytes are dropped from the page cache.
+    pub(crate) fn seal(
+        self: &Arc<Self>,
+        segment: Arc<Segment>,
+        end: i64,
+        cache_window: Option<u64>,
+    ) {
+        self.queued.lock().push(Queued {
+            segment,
+            end,
+            cache_window,
+        });
         let this = Arc::clone(self);
         submit(Box::new(move || {
             if let Err(e) = this.flush() {
@@ -134,12 +169,13 @@ impl SealedSync {
         let Some(current) = *point else {
             return Ok(());
         };
-        let batch: Vec<(Arc<Segment>, i64)> = self.queued.lock().clone();
-        let Some(&(_, end)) = batch.last() else {
+        let batch: Vec<Queued> = self.queued.lock().clone();
+        let Some(end) = batch.last().map(|q| q.end) else {
             return Ok(());
         };
-        for (segment, _) in &batch {
-            segment.sync()?;
+        for q in &batch {
+            q.segment.sync()?;
+            uncache(&self.dir, &q.segment, q.segment.size(), q.cache_window);
         }
         // Only `seal` adds, and only at the back: the first `batch.len()` are these.
         self.queued.lock().drain(..batch.len());
@@ -154,7 +190,7 @@ impl SealedSync {
     /// queued segments past it are gone or were fsynced by the truncation.
     pub(crate) fn truncated_to(&self, end: i64) -> Result<(), IoError> {
         let mut point = self.point.lock();
-        self.queued.lock().retain(|&(_, e)| e <= end);
+        self.queued.lock().retain(|q| q.end <= end);
         if let Some(current) = *point {
             if current > end {
                 checkpoint::write_recovery_point(&self.dir, end)?;

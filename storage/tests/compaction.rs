@@ -48,7 +48,7 @@ fn fill_with(log: &Log, rounds: i64, codec: Compression) -> Vec<StoredRecord> {
                 (!tombstone).then_some(value.as_bytes()),
             ));
         }
-        log.append(&mut spec.build(), &opts(100 * round)).unwrap();
+        log.append(&spec.build(), &opts(100 * round)).unwrap();
     }
     all_records(log)
 }
@@ -191,7 +191,7 @@ fn appends_and_reads_continue_during_compaction() {
             let b = BatchSpec::new(i)
                 .record(RecordSpec::new(Some(b"x"), Some(b"y")))
                 .build();
-            let info = log.append(&mut b.clone(), &opts(i)).unwrap();
+            let info = log.append(&b, &opts(i)).unwrap();
             assert_eq!(info.base_offset, 150 + i);
             all_batches(&log);
         }
@@ -229,7 +229,7 @@ fn compact_delete_compacts_and_expires_whole_segments() {
             .record(RecordSpec::new(Some(b"hot"), Some(b"a")))
             .record(RecordSpec::new(Some(own.as_bytes()), Some(b"v")))
             .record(RecordSpec::new(Some(b"hot"), Some(b"b")));
-        log.append(&mut spec.build(), &opts(100 * round)).unwrap();
+        log.append(&spec.build(), &opts(100 * round)).unwrap();
     }
     let bases = log.segment_base_offsets();
     let sealed_end = *bases.last().unwrap();
@@ -378,7 +378,7 @@ fn a_key_map_smaller_than_the_keys_compacts_in_passes_to_the_same_result() {
                     (!tombstone).then_some(value.as_bytes()),
                 ));
             }
-            log.append(&mut spec.build(), &opts(100 * round)).unwrap();
+            log.append(&spec.build(), &opts(100 * round)).unwrap();
         }
     };
     let small = LogConfig {

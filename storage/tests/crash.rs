@@ -32,7 +32,7 @@ fn crash_child_entry_point() {
     let log = Log::open(Path::new(&dir), config()).unwrap();
     let stdout = std::io::stdout();
     for i in 0u64.. {
-        let info = log.append(&mut nth_batch(i), &opts(0)).unwrap();
+        let info = log.append(&nth_batch(i), &opts(0)).unwrap();
         let mut out = stdout.lock();
         writeln!(out, "ack {i} {} {}", info.base_offset, info.last_offset).unwrap();
         out.flush().unwrap();
@@ -102,7 +102,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn damaged_tail_fixture(dir: &Path) -> Vec<Vec<u8>> {
     let log = Log::open(dir, config()).unwrap();
     for i in 0..8 {
-        log.append(&mut nth_batch(i), &opts(0)).unwrap();
+        log.append(&nth_batch(i), &opts(0)).unwrap();
     }
     let batches = all_batches(&log);
     assert_eq!(log.segment_count(), 1);
@@ -158,7 +158,7 @@ fn every_truncation_and_corruption_of_the_last_batch_is_cut_exactly() {
                 "{case}: file truncated at the damage"
             );
             // The log keeps working after recovery.
-            let info = log.append(&mut nth_batch(99), &opts(0)).unwrap();
+            let info = log.append(&nth_batch(99), &opts(0)).unwrap();
             assert_eq!(info.base_offset, last_base, "{case}");
         }
     }
@@ -169,7 +169,7 @@ fn clean_marker_that_disagrees_with_the_files_triggers_recovery() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), config()).unwrap();
     for i in 0..5 {
-        log.append(&mut nth_batch(i), &opts(0)).unwrap();
+        log.append(&nth_batch(i), &opts(0)).unwrap();
     }
     let batches = all_batches(&log);
     log.close().unwrap();

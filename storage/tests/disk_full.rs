@@ -68,7 +68,7 @@ fn a_full_disk_fails_appends_cleanly_and_recovers() {
     };
     for i in 0..2_000u64 {
         let end = log.log_end_offset();
-        match log.append(&mut big(i), &opts(0)) {
+        match log.append(&big(i), &opts(0)) {
             Ok(info) => acked.push(stored(big(i), info.base_offset, 1)),
             Err(AppendError::Io(e)) => {
                 failures += 1;
@@ -98,8 +98,8 @@ fn a_full_disk_fails_appends_cleanly_and_recovers() {
     );
     std::fs::remove_file(&filler).unwrap();
     for i in 0..10u64 {
-        let mut batch = nth_batch(i);
-        let info = log.append(&mut batch, &opts(0)).unwrap();
+        let batch = nth_batch(i);
+        let info = log.append(&batch, &opts(0)).unwrap();
         acked.push(stored(nth_batch(i), info.base_offset, 1));
     }
     // No clean close: reopen as after a crash.

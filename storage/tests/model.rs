@@ -141,16 +141,20 @@ fn run(ops: Vec<Op>) {
                     n += 1;
                     input.extend(BatchSpec::new(n).filler(*records, *len, n as u8).build());
                 }
-                let info = l.append(&mut input, &opts(0)).unwrap();
+                let info = l.append(&input, &opts(0)).unwrap();
                 assert_eq!(info.base_offset, m.end);
+                // What the log should hold: the input, each batch re-stamped at its offset.
+                let mut base = info.base_offset;
                 for b in Batches::new(&input) {
                     let (h, raw) = b.unwrap();
+                    let stored = common::stored(raw.to_vec(), base, opts(0).leader_epoch);
                     m.batches.push((
-                        h.base_offset,
-                        h.last_offset(),
-                        raw.to_vec(),
+                        base,
+                        base + i64::from(h.last_offset_delta),
+                        stored,
                         h.max_timestamp,
                     ));
+                    base += i64::from(h.last_offset_delta) + 1;
                 }
                 m.end = info.last_offset + 1;
             }

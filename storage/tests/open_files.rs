@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{all_batches, nth_batch, opts, test_dir};
+use common::{all_batches, nth_batch, opts, stored, test_dir};
 use fjord_storage::{Log, LogConfig, ReadOptions};
 
 const CAP: usize = 4;
@@ -40,9 +40,9 @@ fn open_descriptors_stay_under_the_cap_and_reads_reopen() {
     let log = Log::open(dir.path(), config()).unwrap();
     let mut appended = Vec::new();
     for i in 0..300 {
-        let mut b = nth_batch(i);
-        log.append(&mut b, &opts(0)).unwrap();
-        appended.push(b);
+        let b = nth_batch(i);
+        let info = log.append(&b, &opts(0)).unwrap();
+        appended.push(stored(b, info.base_offset, opts(0).leader_epoch));
     }
     let segments = log.segment_count();
     let bound = PER_SEGMENT * (CAP + 1);
@@ -93,7 +93,7 @@ fn deleted_segments_leave_no_files_and_read_out_of_range() {
     let dir = test_dir();
     let log = Log::open(dir.path(), config()).unwrap();
     for i in 0..100 {
-        log.append(&mut nth_batch(i), &opts(0)).unwrap();
+        log.append(&nth_batch(i), &opts(0)).unwrap();
     }
     let before = all_batches(&log);
     let cut = log.segment_base_offsets()[10];

@@ -61,13 +61,12 @@ pub fn append(log: &Log, records: &[LogRecord], now_ms: i64) -> Result<(), Store
         builder.push(now_ms, Some(record.key()), record.value(), Vec::new());
     }
     let batch = builder.build().map_err(StoreError::Build)?;
-    let mut bytes = batch.to_vec();
     let opts = AppendOptions {
         leader_epoch: 0,
         log_append_time: None,
         now_ms,
     };
-    log.append(&mut bytes, &opts).map_err(StoreError::Append)?;
+    log.append(&batch, &opts).map_err(StoreError::Append)?;
     Ok(())
 }
 

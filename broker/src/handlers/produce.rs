@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use fjord_protocol::error_code::ErrorCode;
 use fjord_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use fjord_protocol::messages::{ProduceRequest, ProduceResponse};
@@ -176,9 +176,6 @@ fn append(
         }
         _ => records.clone(),
     };
-    // The request frame is shared with the other partitions' slices, so the batch is copied
-    // once here to be re-stamped in place.
-    let mut batch = BytesMut::from(&stored[..]);
     let options = AppendOptions {
         leader_epoch: LEADER_EPOCH,
         log_append_time,
@@ -187,7 +184,7 @@ fn append(
     // Idempotence lives in the partition: a retried batch is answered with its original
     // offsets, a sequence gap or a fenced epoch is refused.
     let done = partition
-        .append_produced(&mut batch, &summary, &options)
+        .append_produced(&stored, &summary, &options)
         .map_err(|e| {
             warn!(partition = partition.index, error = %e, "append refused");
             produce_append_error_code(&e)

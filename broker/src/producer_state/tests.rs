@@ -274,12 +274,12 @@ mod durable {
         records: usize,
         txn: bool,
     ) -> Result<crate::partition::Produced, crate::partition::ProduceAppendError> {
-        let mut bytes = client_batch(producer, records, txn);
+        let bytes = client_batch(producer, records, txn);
         let summary = validate_batches(&bytes, &ValidationLimits::default())
             .unwrap()
             .batches
             .remove(0);
-        partition.append_produced(&mut bytes, &summary, &options())
+        partition.append_produced(&bytes, &summary, &options())
     }
 
     #[test]

@@ -88,13 +88,13 @@ pub fn forget<'a>(
 }
 
 fn write(log: &Log, builder: &RecordBatchBuilder, now_ms: i64) -> Result<(), TxnStoreError> {
-    let mut bytes = builder.build().map_err(TxnStoreError::Build)?.to_vec();
+    let bytes = builder.build().map_err(TxnStoreError::Build)?;
     let options = AppendOptions {
         leader_epoch: crate::partition::LEADER_EPOCH,
         log_append_time: None,
         now_ms,
     };
-    log.append(&mut bytes, &options)
+    log.append(&bytes, &options)
         .map_err(TxnStoreError::Append)?;
     // The coordinator's answers depend on this record; make it durable before answering.
     log.flush().map_err(TxnStoreError::Flush)?;

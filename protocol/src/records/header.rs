@@ -207,22 +207,45 @@ pub fn restamp(
     leader_epoch: i32,
     log_append_time: Option<i64>,
 ) -> Result<(), RecordError> {
-    if batch.len() < HEADER_LEN {
-        return Err(RecordError::Truncated {
+    let available = batch.len();
+    let (head, rest) = batch
+        .split_at_mut_checked(HEADER_LEN)
+        .ok_or(RecordError::Truncated {
             needed: HEADER_LEN,
-            available: batch.len(),
-        });
-    }
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&leader_epoch.to_be_bytes());
-    if let Some(now) = log_append_time {
-        let attrs = i16_at(batch, ATTRIBUTES_AT) | attributes::LOG_APPEND_TIME;
-        batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attrs.to_be_bytes());
-        batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
-        let crc = compute_crc(batch);
-        batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-    }
+            available,
+        })?;
+    let mut header = [0; HEADER_LEN];
+    header.copy_from_slice(head);
+    restamp_header(
+        &mut header,
+        rest,
+        base_offset,
+        leader_epoch,
+        log_append_time,
+    );
+    head.copy_from_slice(&header);
     Ok(())
+}
+
+/// [`restamp`] on a copy of a batch's header, `rest` being the batch's bytes after it (read only
+/// to recompute the CRC under `LogAppendTime`): the broker writes the new header and the client's
+/// bytes after it as they came, without copying the batch to re-stamp it.
+pub fn restamp_header(
+    header: &mut [u8; HEADER_LEN],
+    rest: &[u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) {
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[LEADER_EPOCH_AT..LEADER_EPOCH_AT + 4].copy_from_slice(&leader_epoch.to_be_bytes());
+    if let Some(now) = log_append_time {
+        let attrs = i16_at(header, ATTRIBUTES_AT) | attributes::LOG_APPEND_TIME;
+        header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attrs.to_be_bytes());
+        header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&header[CRC_FROM..]), rest);
+        header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    }
 }
 
 /// Iterates over the complete batches in a concatenation of batches (a `records` field or a log

@@ -1,10 +1,11 @@
 //! Appending: offset assignment, rolling, and the durability point.
 
+use std::io::IoSlice;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use fjord_protocol::records::header::restamp;
-use fjord_protocol::records::Batches;
+use fjord_protocol::records::header::{restamp_header, HEADER_LEN};
+use fjord_protocol::records::{Batches, RecordError};
 
 use super::{index_settings, AppendInfo, AppendOptions, Log, Writer};
 use crate::config::LogConfig;
@@ -63,14 +64,11 @@ fn split_input(bytes: &[u8], max_message_bytes: u32) -> Result<Vec<InputBatch>, 
 
 impl Log {
     /// Appends one or more concatenated, already validated v2 batches. Assigns consecutive
-    /// offsets from the log end, re-stamping each batch's base offset and leader epoch (and, for
-    /// `LogAppendTime`, its timestamp) in `batches` itself, then writes them. Returns once the
-    /// data is in the OS page cache, or on stable storage when the flush policy asks for it.
-    pub fn append(
-        &self,
-        batches: &mut [u8],
-        opts: &AppendOptions,
-    ) -> Result<AppendInfo, AppendError> {
+    /// offsets from the log end and writes each batch with a re-stamped header (base offset,
+    /// leader epoch and, for `LogAppendTime`, its timestamp) followed by the rest of its bytes as
+    /// given, which are neither copied nor changed. Returns once the data is in the OS page
+    /// cache, or on stable storage when the flush policy asks for it.
+    pub fn append(&self, batches: &[u8], opts: &AppendOptions) -> Result<AppendInfo, AppendError> {
         let config = self.config();
         let input = split_input(batches, config.max_message_bytes)?;
         let offsets: i64 = input
@@ -100,18 +98,31 @@ impl Log {
             self.roll(&mut w, &config)?;
         }
         let mut infos = Vec::with_capacity(input.len());
+        let mut headers = Vec::with_capacity(input.len());
+        let mut parts = Vec::with_capacity(input.len() * 2);
         let mut next = base_offset;
         let mut max_timestamp = i64::MIN;
         for b in &input {
-            let Some(bytes) = batches.get_mut(b.position..b.position + b.len) else {
-                continue;
-            };
-            restamp(bytes, next, opts.leader_epoch, opts.log_append_time).map_err(|source| {
-                AppendError::InvalidBatch {
+            let (header, rest) = batches
+                .get(b.position..b.position + b.len)
+                .and_then(<[u8]>::split_first_chunk::<HEADER_LEN>)
+                .ok_or(AppendError::InvalidBatch {
                     position: b.position,
-                    source,
-                }
-            })?;
+                    source: RecordError::Truncated {
+                        needed: HEADER_LEN,
+                        available: b.len,
+                    },
+                })?;
+            let mut header = *header;
+            restamp_header(
+                &mut header,
+                rest,
+                next,
+                opts.leader_epoch,
+                opts.log_append_time,
+            );
+            headers.push(header);
+            parts.push(rest);
             let ts = opts.log_append_time.unwrap_or(b.max_timestamp);
             max_timestamp = max_timestamp.max(ts);
             let last = next + i64::from(b.last_offset_delta);
@@ -124,12 +135,18 @@ impl Log {
             });
             next = last + 1;
         }
-        w.active.append(batches, &infos)?;
+        let mut slices: Vec<IoSlice<'_>> = headers
+            .iter()
+            .zip(parts)
+            .flat_map(|(header, rest)| [IoSlice::new(header), IoSlice::new(rest)])
+            .collect();
+        w.active.append(&mut slices, &infos)?;
         self.log_end.store(next, Ordering::Release);
         w.unwritten_back += batches.len() as u64;
         if w.unwritten_back >= WRITE_BACK_BYTES {
             w.unwritten_back = 0;
-            self.sealed.write_back(Arc::clone(&w.active));
+            self.sealed
+                .write_back(Arc::clone(&w.active), config.page_cache_window);
         }
 
         let records: u64 = input.iter().map(|b| b.record_count).sum();
@@ -193,7 +210,8 @@ impl Log {
         // Freshly sealed segments count as used now: likely read soon by lagging consumers.
         self.used(&w.active);
         let end = self.log_end_offset();
-        self.sealed.seal(w.active.clone(), end);
+        self.sealed
+            .seal(w.active.clone(), end, config.page_cache_window);
         let next = Arc::new(Segment::create(&self.dir, end, index_settings(config))?);
         self.update_segments(|list| list.push(next.clone()));
         tracing::debug!(dir = %self.dir.display(), base_offset = end, "rolled segment");

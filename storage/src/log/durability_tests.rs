@@ -50,13 +50,13 @@ fn config(flush: FlushPolicy) -> LogConfig {
 
 /// Appends one single-record batch at time `now`.
 fn append_one(log: &Log, now: i64) -> AppendInfo {
-    let mut b = BatchSpec::new(now).filler(1, 20, 7).build();
+    let b = BatchSpec::new(now).filler(1, 20, 7).build();
     let opts = AppendOptions {
         leader_epoch: 0,
         log_append_time: None,
         now_ms: now,
     };
-    log.append(&mut b, &opts).unwrap()
+    log.append(&b, &opts).unwrap()
 }
 
 #[test]

@@ -189,7 +189,7 @@ impl Log {
         }
         let sealed = SealedSync::new(dir.to_path_buf(), recovery_point);
         for (segment, end) in unsynced {
-            sealed.seal(segment, end);
+            sealed.seal(segment, end, config.page_cache_window);
         }
         Ok(Log {
             dir: dir.to_path_buf(),

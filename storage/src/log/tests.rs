@@ -30,7 +30,7 @@ fn batch(n: usize, ts: i64) -> Vec<u8> {
 }
 
 fn append(log: &Log, n: usize, ts: i64) -> AppendInfo {
-    log.append(&mut batch(n, ts), &opts(ts)).unwrap()
+    log.append(&batch(n, ts), &opts(ts)).unwrap()
 }
 
 /// (base offset, last offset) of every batch in `bytes`, checking each CRC.
@@ -62,7 +62,7 @@ fn append_assigns_consecutive_offsets_and_restamps() {
     let log = Log::open(dir.path(), LogConfig::default()).unwrap();
     let mut input = batch(3, 100);
     input.extend(batch(2, 200));
-    let info = log.append(&mut input, &opts(1)).unwrap();
+    let info = log.append(&input, &opts(1)).unwrap();
     assert_eq!(
         (info.base_offset, info.last_offset, info.max_timestamp),
         (0, 4, 200)
@@ -84,7 +84,7 @@ fn log_append_time_is_stamped_with_a_valid_crc() {
         log_append_time: Some(5555),
         ..opts(5555)
     };
-    let info = log.append(&mut batch(2, 100), &o).unwrap();
+    let info = log.append(&batch(2, 100), &o).unwrap();
     assert_eq!(info.max_timestamp, 5555);
     let r = log.read(0, 1 << 20, ReadOptions::default()).unwrap();
     let h = fjord_protocol::records::BatchHeader::parse(&r.bytes).unwrap();
@@ -97,14 +97,11 @@ fn log_append_time_is_stamped_with_a_valid_crc() {
 fn rejects_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), LogConfig::default()).unwrap();
-    assert!(matches!(
-        log.append(&mut [], &opts(0)),
-        Err(AppendError::Empty)
-    ));
+    assert!(matches!(log.append(&[], &opts(0)), Err(AppendError::Empty)));
     let mut cut = batch(2, 0);
     cut.pop();
     assert!(matches!(
-        log.append(&mut cut, &opts(0)),
+        log.append(&cut, &opts(0)),
         Err(AppendError::InvalidBatch { position: 0, .. })
     ));
     let log = Log::open(
@@ -116,7 +113,7 @@ fn rejects_bad_input() {
     )
     .unwrap();
     assert!(matches!(
-        log.append(&mut batch(2, 0), &opts(0)),
+        log.append(&batch(2, 0), &opts(0)),
         Err(AppendError::BatchTooLarge { max: 50, .. })
     ));
     assert_eq!(log.log_end_offset(), 0);
@@ -326,7 +323,7 @@ fn offset_for_timestamp_is_batch_granular_past_the_decompression_cap() {
         .build();
     drop(zeros);
     assert!(b.len() < 64 << 10, "the batch is {} bytes", b.len());
-    log.append(&mut b.clone(), &opts(0)).unwrap();
+    log.append(&b.clone(), &opts(0)).unwrap();
     assert_eq!(
         log.offset_for_timestamp(5).unwrap(),
         Some(TimestampOffset {
@@ -347,7 +344,7 @@ fn offset_for_timestamp_finds_records_in(codec: Compression) {
             .record(RecordSpec::new(Some(b"k"), Some(b"b")).timestamp(100 * i + 10))
             .record(RecordSpec::new(Some(b"k"), Some(b"c")).timestamp(100 * i + 20))
             .build();
-        log.append(&mut b.clone(), &opts(0)).unwrap();
+        log.append(&b.clone(), &opts(0)).unwrap();
     }
     let hit = |ts| log.offset_for_timestamp(ts).unwrap();
     assert_eq!(
@@ -536,12 +533,12 @@ fn the_active_segment_is_written_back_every_few_mib() {
     let log = Log::open(dir.path(), LogConfig::default()).unwrap();
     let one_mb = BatchSpec::new(1_000).filler(1000, 1000, 7).build();
     for _ in 0..7 {
-        log.append(&mut one_mb.clone(), &opts(1_000)).unwrap();
+        log.append(&one_mb, &opts(1_000)).unwrap();
     }
     crate::flusher::drain();
     assert_eq!(log.sealed.writebacks(), 0, "under 8 MiB appended");
     for _ in 0..10 {
-        log.append(&mut one_mb.clone(), &opts(1_000)).unwrap();
+        log.append(&one_mb, &opts(1_000)).unwrap();
     }
     crate::flusher::drain();
     // Two 8 MiB marks passed; a second request made while the first waited is folded into it.
@@ -552,6 +549,61 @@ fn the_active_segment_is_written_back_every_few_mib() {
     );
     assert_eq!(log.segment_count(), 1, "writeback does not roll");
     assert_eq!(read_all(&log).len(), 17);
+}
+
+/// Bytes of `path` in the page cache, by util-linux's `fincore`.
+fn cached_bytes(path: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .expect("fincore (util-linux) runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn written_back_pages_leave_the_page_cache_but_for_the_window() {
+    const MIB: u64 = 1 << 20;
+    // On disk, not tmpfs, whose pages cannot be dropped: the workspace's target directory.
+    let parent = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-data");
+    std::fs::create_dir_all(&parent).unwrap();
+    let one_mb = BatchSpec::new(1_000).filler(1000, 1000, 7).build();
+    let cached_after = |window: Option<u64>| {
+        let dir = tempfile::tempdir_in(&parent).unwrap();
+        let config = LogConfig {
+            segment_bytes: 12 * MIB,
+            page_cache_window: window,
+            ..LogConfig::default()
+        };
+        let log = Log::open(dir.path(), config).unwrap();
+        // 12 batches fill the first segment; the next 10 go to the active one, which is
+        // written back once, at the 8 MiB mark.
+        for _ in 0..22 {
+            log.append(&one_mb, &opts(1_000)).unwrap();
+        }
+        crate::flusher::drain();
+        let segments = log.segments();
+        assert_eq!(segments.len(), 2);
+        segments
+            .iter()
+            .map(|s| (s.size(), cached_bytes(&s.paths().log)))
+            .collect::<Vec<_>>()
+    };
+    let kept = cached_after(None);
+    assert!(
+        kept.iter().all(|&(size, cached)| cached + 4096 > size),
+        "{kept:?}"
+    );
+    let windowed = cached_after(Some(MIB));
+    // The sealed segment keeps its last MiB; the active one the MiB before its 8 MiB mark and
+    // what came after it. The kernel may keep a few pages more (ones it has not finished
+    // adding to its LRU lists, say), hence the slack.
+    let [(_, sealed), (active_size, active)] = windowed[..] else {
+        panic!("{windowed:?}");
+    };
+    assert!(sealed <= 2 * MIB, "{windowed:?}");
+    assert!(active <= active_size - 6 * MIB, "{windowed:?}");
 }
 
 #[test]
@@ -566,11 +618,11 @@ fn segment_ms_ages_a_segment_by_record_time_not_by_the_clock() {
     // Records a day old, appended now: they go to one segment, not one segment each.
     for i in 0..5 {
         let old = now - 86_400_000 + i * 100;
-        log.append(&mut batch(1, old), &opts(now)).unwrap();
+        log.append(&batch(1, old), &opts(now)).unwrap();
     }
     assert_eq!(log.segment_count(), 1);
     // A record more than segment.ms newer than the segment's first batch rolls it.
-    log.append(&mut batch(1, now - 86_400_000 + 1001), &opts(now))
+    log.append(&batch(1, now - 86_400_000 + 1001), &opts(now))
         .unwrap();
     assert_eq!(log.segment_count(), 2);
     assert_eq!(read_all(&log), (0..6).map(|o| (o, o)).collect::<Vec<_>>());
@@ -738,10 +790,10 @@ fn compacted_sealed_segments_past_the_recovery_point_recover_whole() {
     let log = Log::open(dir.path(), config.clone()).unwrap();
     for i in 0..60 {
         let key = format!("k{}", i % 3);
-        let mut b = BatchSpec::new(i)
+        let b = BatchSpec::new(i)
             .record(RecordSpec::new(Some(key.as_bytes()), Some(b"value")))
             .build();
-        log.append(&mut b, &opts(i)).unwrap();
+        log.append(&b, &opts(i)).unwrap();
     }
     let report = log.compact(0).unwrap();
     assert!(report.records_removed > 0);

@@ -196,7 +196,8 @@ mod tests {
             last_offset: 1,
             max_timestamp: 5,
         };
-        seg.append(&b, &[info]).unwrap();
+        seg.append(&mut [std::io::IoSlice::new(&b)], &[info])
+            .unwrap();
         seg.seal().unwrap();
         drop(seg);
         Segment::open_sealed(dir, 0, SETTINGS).unwrap()

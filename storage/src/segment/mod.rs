@@ -16,6 +16,8 @@ mod scan;
 pub(crate) use scan::Check;
 
 use std::fs::File;
+use std::io::IoSlice;
+use std::num::NonZeroU64;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,7 +150,35 @@ pub(crate) struct Segment {
     sealed: AtomicBool,
     /// Maintenance epoch in which the indexes were last used.
     last_used: AtomicU64,
+    /// Log file bytes below this were already dropped from the page cache (`uncache_below`).
+    uncached_below: AtomicU64,
 }
+
+/// Most buffers one `pwritev` takes (Linux's `IOV_MAX`).
+const MAX_IOVECS: usize = 1024;
+
+/// Writes all of `parts`, concatenated, at `offset`, as few system calls as the kernel allows.
+fn write_all_vectored_at(
+    file: &File,
+    mut parts: &mut [IoSlice<'_>],
+    mut offset: u64,
+) -> std::io::Result<()> {
+    while !parts.is_empty() {
+        let batch = parts.len().min(MAX_IOVECS);
+        let written = match rustix::io::pwritev(file, &parts[..batch], offset) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        offset += written as u64;
+        IoSlice::advance_slices(&mut parts, written);
+    }
+    Ok(())
+}
+
+/// The page size `uncache_below` rounds to: the kernel drops only whole pages of the range.
+const PAGE_BYTES: u64 = 4096;
 
 impl Segment {
     fn with_parts(
@@ -168,6 +198,7 @@ impl Segment {
             settings,
             sealed: AtomicBool::new(false),
             last_used: AtomicU64::new(0),
+            uncached_below: AtomicU64::new(0),
         }
     }
 
@@ -367,21 +398,26 @@ impl Segment {
             .is_some_and(|ix| ix.offset.is_full() || ix.time.is_nearly_full())
     }
 
-    /// Writes `bytes` (the batches described by `batches`, positions relative to `bytes`) at the
-    /// end of the segment, then indexes them and publishes the new size. Only the log's writer
+    /// Writes `parts`, concatenated (the batches described by `batches`, positions relative to
+    /// the concatenation), at the end of the segment, then indexes them and publishes the new size. Only the log's writer
     /// calls this.
     ///
     /// On failure (a full disk, an I/O error) nothing becomes visible: the index space is
     /// allocated before the data is written, and a partly written tail is cut off again.
-    pub(crate) fn append(&self, bytes: &[u8], batches: &[BatchInfo]) -> Result<(), IoError> {
+    pub(crate) fn append(
+        &self,
+        parts: &mut [IoSlice<'_>],
+        batches: &[BatchInfo],
+    ) -> Result<(), IoError> {
         let start = self.size();
+        let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
         if let Some(ix) = self.indexes.write().as_mut() {
             // At most one entry per batch in each index.
             ix.offset.reserve(batches.len())?;
             ix.time.reserve(batches.len())?;
         }
         let file = self.file.get()?;
-        if let Err(e) = file.write_all_at(bytes, start) {
+        if let Err(e) = write_all_vectored_at(&file, parts, start) {
             // Readers never see past `size`, and the next append writes at `start` again; the
             // cut also keeps a crash from leaving a torn batch for recovery to find.
             if let Err(cut) = file.set_len(start) {
@@ -405,8 +441,7 @@ impl Segment {
                 update_stats(&mut stats, guard.as_mut(), self.settings.interval_bytes, &b);
             }
         }
-        self.size
-            .store(start + bytes.len() as u64, Ordering::Release);
+        self.size.store(start + len, Ordering::Release);
         Ok(())
     }
 
@@ -419,6 +454,21 @@ impl Segment {
         };
         file.sync_data()
             .map_err(io_err("fsync segment", &self.paths.log))
+    }
+
+    /// Lets the OS drop the log file's cached pages below `end`. Only for bytes already on disk:
+    /// the kernel would merely start writing dirty pages back. Bytes read again are cached again.
+    pub(crate) fn uncache_below(&self, end: u64) -> Result<(), IoError> {
+        let end = end - end % PAGE_BYTES;
+        let from = self.uncached_below.fetch_max(end, Ordering::AcqRel);
+        let Some(len) = end.checked_sub(from).and_then(NonZeroU64::new) else {
+            return Ok(());
+        };
+        let Some(file) = self.file.get_unless_deleted()? else {
+            return Ok(());
+        };
+        rustix::fs::fadvise(&*file, from, Some(len), rustix::fs::Advice::DontNeed)
+            .map_err(|e| IoError::new("drop cached pages", &self.paths.log, e.into()))
     }
 
     /// Makes the segment read-only: fsyncs the log, then [`Self::seal_indexes`].
@@ -564,6 +614,8 @@ impl Segment {
         file.set_len(cut)
             .map_err(io_err("truncate segment", &self.paths.log))?;
         self.size.store(cut, Ordering::Release);
+        // Bytes appended at the cut again are new pages, to be dropped again in their turn.
+        self.uncached_below.fetch_min(cut, Ordering::AcqRel);
         let mut stats = SegmentStats::empty(self.base_offset);
         if let Some(ix) = guard.as_mut() {
             ix.offset
