@@ -93,10 +93,22 @@ def all_workloads():
         Workload("W2", "throughput: 1 KiB, 16 partitions, acks=all, ~1 MiB batches, max rate",
                  W2_PRODUCE),
     ]
+    ws.append(Workload(
+        "W2-16k", "loopback check: W2 with 16 KiB messages",
+        replace(W2_PRODUCE, size=16 * 1024, batch_bytes=976 * 1024),
+    ))
     for pct in (10, 50, 90):
         ws.append(Workload(
             f"W3-{pct}", f"latency: W2 settings, open loop at {pct}% of the W2 maximum",
             W2_PRODUCE, rate_of_w2=pct / 100,
+        ))
+    # The same rates without the 5 ms linger: each message leaves as soon as a request can
+    # carry it, so latency is the broker's and the network's, not the batching wait.
+    for pct in (10, 50, 90):
+        ws.append(Workload(
+            f"W3-{pct}-linger0",
+            f"latency without linger: W2 with linger 0, open loop at {pct}% of the W2 maximum",
+            replace(W2_PRODUCE, linger_ms=0), rate_of_w2=pct / 100,
         ))
     ws += [
         Workload("W4", "produce and consume: W2 settings, 100 partitions, "

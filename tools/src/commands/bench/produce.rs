@@ -304,7 +304,7 @@ async fn write_requests(
         // Only a rate-limited run waits: tokio rounds even a past deadline up to its next
         // 1 ms tick, which would pace an unlimited run at one batch per millisecond.
         if first > Instant::now() {
-            tokio::time::sleep_until(first).await;
+            pace_until(first).await;
         }
         let mut times = vec![first];
         scheduled += 1;
@@ -318,7 +318,7 @@ async fn write_requests(
                 if next > close_at {
                     break;
                 }
-                tokio::time::sleep_until(next).await;
+                pace_until(next).await;
             }
             times.push(next);
             scheduled += 1;
@@ -339,6 +339,24 @@ async fn write_requests(
         });
     }
     Ok(())
+}
+
+/// The granularity of tokio's timer: a sleep ends on the first 1 ms tick at or after its deadline.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// Waits until `at` to within microseconds. A plain sleep would wake up to a millisecond late,
+/// and in an open-loop run that delay counts as latency, the load generator's and not the
+/// broker's: with no linger it was most of a sub-millisecond p99. So it sleeps on the timer
+/// until the last tick before `at`, then yields to the other tasks until it is time.
+async fn pace_until(at: Instant) {
+    if let Some(early) = at.checked_sub(TIMER_TICK) {
+        if early > Instant::now() {
+            tokio::time::sleep_until(early).await;
+        }
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// `i` as a float for scheduling; exact below 2^53 messages.
