@@ -177,11 +177,11 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         "Address of the Prometheus /metrics and /health endpoints; null when off (--metrics).",
     ),
     setting(
-        "fjord.page.cache.window.bytes",
+        "fjord.page.cache.bytes",
         ConfigType::Long,
-        |c| Some(c.page_cache_window_bytes.to_string()),
-        Some("67108864"),
-        "Bytes of each partition's newest data kept in the page cache once on disk; 0 leaves eviction to the kernel (--page-cache-window-bytes).",
+        |c| Some(c.page_cache_bytes.to_string()),
+        Some("1073741824"),
+        "Bytes of written data kept in the page cache once on disk, shared by the partitions (1 to 64 MiB each); 0 leaves eviction to the kernel (--page-cache-bytes).",
     ),
     setting(
         "fjord.slow.request.ms",

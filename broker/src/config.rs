@@ -120,11 +120,11 @@ struct Cli {
     /// acknowledged data also survives a machine crash, not only a killed process.
     #[arg(long, env = "FJORD_FSYNC_BEFORE_ACK", num_args = 0..=1, default_missing_value = "true")]
     fsync_before_ack: Option<bool>,
-    /// Bytes of each partition's newest data kept in the OS page cache once written to disk;
-    /// older pages are dropped instead of left for the kernel to evict. 0 keeps everything
-    /// cached until the kernel needs the memory, as Kafka does.
-    #[arg(long, env = "FJORD_PAGE_CACHE_WINDOW_BYTES")]
-    page_cache_window_bytes: Option<u64>,
+    /// Bytes of written data kept in the OS page cache once on disk, shared evenly by the
+    /// partitions (1 to 64 MiB each); older pages are dropped instead of left for the kernel to
+    /// evict. 0 keeps everything cached until the kernel needs the memory, as Kafka does.
+    #[arg(long, env = "FJORD_PAGE_CACHE_BYTES")]
+    page_cache_bytes: Option<u64>,
     /// Log filter, like `info` or `fjord_broker=debug`.
     #[arg(long, env = "FJORD_LOG_LEVEL")]
     log_level: Option<String>,
@@ -164,7 +164,7 @@ struct FileConfig {
     producer_id_expiration_ms: Option<i64>,
     transactional_id_expiration_ms: Option<i64>,
     fsync_before_ack: Option<bool>,
-    page_cache_window_bytes: Option<u64>,
+    page_cache_bytes: Option<u64>,
     log_level: Option<String>,
     log_json: Option<bool>,
     slow_request_ms: Option<u64>,
@@ -205,8 +205,9 @@ pub struct Config {
     pub transactions: TxnConfig,
     /// Whether appends are fsynced before they are acknowledged.
     pub fsync_before_ack: bool,
-    /// Bytes of each partition's newest data kept in the page cache after writeback; 0 keeps all.
-    pub page_cache_window_bytes: u64,
+    /// Bytes of written data kept in the page cache once on disk, shared by the partitions; 0
+    /// leaves eviction to the kernel.
+    pub page_cache_bytes: u64,
     /// Log filter.
     pub log_level: String,
     /// JSON log lines.
@@ -229,10 +230,10 @@ impl Config {
     /// Kafka's `producer.id.expiration.ms` default: one day.
     pub const DEFAULT_PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 60 * 60 * 1000;
 
-    /// Default page-cache window: 64 MiB per partition, seconds of a busy partition's data for
-    /// consumers that follow it, while a broker that writes for hours does not fill RAM with
-    /// pages nobody reads (see `docs/benchmarks.md` for what that costs a writer).
-    pub const DEFAULT_PAGE_CACHE_WINDOW_BYTES: u64 = 64 << 20;
+    /// Default page-cache budget: 1 GiB, 64 MiB for each of 16 busy partitions (seconds of
+    /// data for consumers that follow them), while a broker that writes for hours does not
+    /// fill RAM with pages nobody reads (see `docs/benchmarks.md` for what that costs).
+    pub const DEFAULT_PAGE_CACHE_BYTES: u64 = 1 << 30;
 
     /// Default slow-request threshold: one second.
     pub const DEFAULT_SLOW_REQUEST_MS: u64 = 1_000;
@@ -262,18 +263,20 @@ impl Config {
             producer_id_expiration_ms: Self::DEFAULT_PRODUCER_ID_EXPIRATION_MS,
             transactions: TxnConfig::default(),
             fsync_before_ack: false,
-            page_cache_window_bytes: Self::DEFAULT_PAGE_CACHE_WINDOW_BYTES,
+            page_cache_bytes: Self::DEFAULT_PAGE_CACHE_BYTES,
             log_level: "info".into(),
             log_json: false,
             slow_request_ms: Self::DEFAULT_SLOW_REQUEST_MS,
         }
     }
 
-    /// The broker-wide settings every partition log takes.
+    /// The broker-wide settings every partition log takes, with a new page-cache budget for
+    /// the logs to share.
     pub fn log_defaults(&self) -> crate::topics::LogDefaults {
         crate::topics::LogDefaults {
             sync_before_ack: self.fsync_before_ack,
-            page_cache_window: Some(self.page_cache_window_bytes).filter(|&w| w > 0),
+            page_cache: (self.page_cache_bytes > 0)
+                .then(|| fjord_storage::PageCacheBudget::new(self.page_cache_bytes)),
         }
     }
 
@@ -377,10 +380,10 @@ impl Config {
                 .fsync_before_ack
                 .or(file.fsync_before_ack)
                 .unwrap_or(false),
-            page_cache_window_bytes: cli
-                .page_cache_window_bytes
-                .or(file.page_cache_window_bytes)
-                .unwrap_or(Self::DEFAULT_PAGE_CACHE_WINDOW_BYTES),
+            page_cache_bytes: cli
+                .page_cache_bytes
+                .or(file.page_cache_bytes)
+                .unwrap_or(Self::DEFAULT_PAGE_CACHE_BYTES),
             log_level: cli
                 .log_level
                 .or(file.log_level)

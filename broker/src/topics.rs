@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use fjord_storage::{CleanupPolicy, FlushPolicy, LogConfig};
+use fjord_storage::{CleanupPolicy, FlushPolicy, LogConfig, PageCacheBudget};
 use tracing::{info, warn};
 use uuid::Uuid;
 
@@ -128,19 +128,19 @@ pub fn log_config(config: &TopicConfig) -> LogConfig {
 }
 
 /// Broker-wide settings that every partition log takes on top of its topic's configs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogDefaults {
     /// `--fsync-before-ack`: every append is fsynced (concurrent appends share one fsync)
     /// before it is acknowledged.
     pub sync_before_ack: bool,
-    /// `--page-cache-window-bytes`; `None` leaves eviction to the kernel.
-    pub page_cache_window: Option<u64>,
+    /// `--page-cache-bytes`, shared by every log; `None` leaves eviction to the kernel.
+    pub page_cache: Option<Arc<PageCacheBudget>>,
 }
 
 impl LogDefaults {
-    fn apply(self, mut config: LogConfig) -> LogConfig {
+    fn apply(&self, mut config: LogConfig) -> LogConfig {
         config.flush.sync_before_ack = self.sync_before_ack;
-        config.page_cache_window = self.page_cache_window;
+        config.page_cache.clone_from(&self.page_cache);
         config
     }
 }
@@ -416,27 +416,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let defaults = LogDefaults {
             sync_before_ack: true,
-            page_cache_window: Some(1 << 20),
+            page_cache: Some(PageCacheBudget::new(1 << 30)),
         };
-        let has = |topic: &Topic, expected: LogDefaults| {
+        let has = |topic: &Topic, expected: &LogDefaults| {
             topic.partitions().iter().all(|p| {
                 let config = p.log.config();
                 config.flush.sync_before_ack == expected.sync_before_ack
-                    && config.page_cache_window == expected.page_cache_window
+                    && config.page_cache == expected.page_cache
             })
         };
         {
-            let topics = Topics::open(dir.path(), defaults).unwrap();
+            let topics = Topics::open(dir.path(), defaults.clone()).unwrap();
             let created = topics.create("durable", 2, TopicConfig::default()).unwrap();
-            assert!(has(&created, defaults));
+            assert!(has(&created, &defaults));
+            // The two partitions share the budget: 512 MiB each, capped at 64 MiB.
+            assert_eq!(defaults.page_cache.as_ref().unwrap().window(), 64 << 20);
         }
-        let reloaded = Topics::open(dir.path(), defaults).unwrap();
+        let reloaded = Topics::open(dir.path(), defaults.clone()).unwrap();
         let topic = reloaded.get("durable").unwrap();
-        assert!(has(&topic, defaults));
+        assert!(has(&topic, &defaults));
         drop((topic, reloaded));
         let default = Topics::load(dir.path()).unwrap();
         let topic = default.get("durable").unwrap();
-        assert!(has(&topic, LogDefaults::default()));
+        assert!(has(&topic, &LogDefaults::default()));
     }
 
     #[test]

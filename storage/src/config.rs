@@ -1,5 +1,9 @@
 //! Per-log settings, named and defaulted after Kafka's topic configs.
 
+use std::sync::Arc;
+
+use crate::page_cache::PageCacheBudget;
+
 /// What happens to old data: whole-segment deletion, key compaction, or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CleanupPolicy {
@@ -72,10 +76,10 @@ pub struct LogConfig {
     /// Most keys one compaction pass maps (about 32 bytes each); more keys take more passes.
     /// Kafka's `log.cleaner.dedupe.buffer.size`, counted in keys.
     pub compaction_map_entries: usize,
-    /// Bytes of this log's newest data kept in the OS page cache once written back to disk;
-    /// older pages are dropped as soon as they are clean instead of when the kernel runs short
-    /// of memory. `None` leaves eviction to the kernel, as Kafka does. Fjord's own.
-    pub page_cache_window: Option<u64>,
+    /// The budget of written data this log shares with others: it keeps its share of newest
+    /// bytes in the OS page cache and drops older pages once on disk. `None` leaves eviction to
+    /// the kernel, as Kafka does. Fjord's own.
+    pub page_cache: Option<Arc<PageCacheBudget>>,
 }
 
 impl Default for LogConfig {
@@ -96,7 +100,7 @@ impl Default for LogConfig {
             max_open_sealed_segments: 64,
             // Kafka's 128 MiB dedupe buffer holds about as many.
             compaction_map_entries: 4 << 20,
-            page_cache_window: None,
+            page_cache: None,
         }
     }
 }

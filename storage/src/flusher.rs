@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 
 use crate::checkpoint;
 use crate::error::IoError;
+use crate::page_cache::PageCacheBudget;
 use crate::segment::Segment;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -63,17 +64,22 @@ struct Queued {
     segment: Arc<Segment>,
     /// The offset the segment ends before.
     end: i64,
-    /// The log's page-cache window when it was sealed (`LogConfig::page_cache_window`).
-    cache_window: Option<u64>,
+    /// The log's page-cache budget when it was sealed.
+    cache: Option<Arc<PageCacheBudget>>,
 }
 
 /// Drops the cached pages of `segment`'s first `written` bytes, which must be on disk, but for
-/// the last `window` of them.
-fn uncache(dir: &std::path::Path, segment: &Segment, written: u64, window: Option<u64>) {
-    let Some(window) = window else {
+/// the log's share of `budget`.
+fn uncache(
+    dir: &std::path::Path,
+    segment: &Segment,
+    written: u64,
+    budget: Option<&PageCacheBudget>,
+) {
+    let Some(budget) = budget else {
         return;
     };
-    if let Err(e) = segment.uncache_below(written.saturating_sub(window)) {
+    if let Err(e) = segment.uncache_below(written.saturating_sub(budget.window())) {
         tracing::warn!(dir = %dir.display(), error = %e, "cannot drop written-back pages from the page cache");
     }
 }
@@ -106,12 +112,16 @@ impl SealedSync {
         })
     }
 
-    /// Writes the active segment's data from the page cache to disk on the flusher thread, off
-    /// the append path (see `WRITE_BACK_BYTES` in `log::append`). Only latency changes: the
-    /// recovery point does not move, so what recovery checks and what an ack promises stay
-    /// as they were. Then drops what was written back from the page cache, but for the last
-    /// `cache_window` bytes.
-    pub(crate) fn write_back(self: &Arc<Self>, active: Arc<Segment>, cache_window: Option<u64>) {
+    /// On the flusher thread, off the append path: starts writing the active segment's new
+    /// data back to disk, without waiting, and drops from the page cache what earlier
+    /// write-backs wrote, but for the log's share of `cache`. Only latency and memory change:
+    /// the recovery point does not move, so what recovery checks and what an ack promises
+    /// stay as they were.
+    pub(crate) fn write_back(
+        self: &Arc<Self>,
+        active: Arc<Segment>,
+        cache: Option<Arc<PageCacheBudget>>,
+    ) {
         if self.writeback_queued.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -121,12 +131,14 @@ impl SealedSync {
             if this.point.lock().is_none() {
                 return;
             }
-            // Everything below this size was written before the fsync started, so is clean after.
             let written = active.size();
-            match active.sync() {
+            match active.start_write_back(written) {
                 Ok(()) => {
                     this.writebacks.fetch_add(1, Ordering::Relaxed);
-                    uncache(&this.dir, &active, written, cache_window);
+                    // Pages out of the share were sent to disk at least three steps ago
+                    // (`page_cache::write_back_bytes`); one still being written stays cached
+                    // until a later pass.
+                    uncache(&this.dir, &active, written, cache.as_deref());
                 }
                 Err(e) => {
                     tracing::warn!(dir = %this.dir.display(), error = %e, "background writeback of the active segment failed");
@@ -142,17 +154,17 @@ impl SealedSync {
     }
 
     /// Queues a sealed segment ending before offset `end` and schedules its fsync, after which
-    /// its pages but for the last `cache_window` bytes are dropped from the page cache.
+    /// its pages but for the log's share of `cache` are dropped from the page cache.
     pub(crate) fn seal(
         self: &Arc<Self>,
         segment: Arc<Segment>,
         end: i64,
-        cache_window: Option<u64>,
+        cache: Option<Arc<PageCacheBudget>>,
     ) {
         self.queued.lock().push(Queued {
             segment,
             end,
-            cache_window,
+            cache,
         });
         let this = Arc::clone(self);
         submit(Box::new(move || {
@@ -175,7 +187,7 @@ impl SealedSync {
         };
         for q in &batch {
             q.segment.sync()?;
-            uncache(&self.dir, &q.segment, q.segment.size(), q.cache_window);
+            uncache(&self.dir, &q.segment, q.segment.size(), q.cache.as_deref());
         }
         // Only `seal` adds, and only at the back: the first `batch.len()` are these.
         self.queued.lock().drain(..batch.len());

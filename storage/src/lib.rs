@@ -17,7 +17,9 @@
 //! - `compaction`: key-based cleaning of sealed segments, in passes bounded by its key map.
 //! - `records`: decoding the records inside a stored batch.
 //! - `durability`: group commit of fsyncs.
-//! - `flusher`: the background fsync of sealed segments and the recovery point.
+//! - `flusher`: the background fsync of sealed segments and the recovery point, and the
+//!   write-back of active segments.
+//! - `page_cache`: [`PageCacheBudget`], how much written data stays cached.
 //! - `checkpoint`: the log start offset and recovery point checkpoints, the clean-shutdown
 //!   marker.
 //! - [`testing`]: builders of valid batches for tests and benchmarks.
@@ -31,6 +33,7 @@ mod flusher;
 mod index;
 mod log;
 mod mmap;
+mod page_cache;
 mod records;
 mod segment;
 pub mod testing;
@@ -45,3 +48,4 @@ pub use error::{
 pub use log::{
     AppendInfo, AppendOptions, Log, MaintenanceReport, ReadOptions, ReadResult, TimestampOffset,
 };
+pub use page_cache::PageCacheBudget;

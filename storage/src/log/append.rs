@@ -10,6 +10,7 @@ use fjord_protocol::records::{Batches, RecordError};
 use super::{index_settings, AppendInfo, AppendOptions, Log, Writer};
 use crate::config::LogConfig;
 use crate::error::{AppendError, IoError};
+use crate::page_cache::write_back_bytes;
 use crate::segment::{BatchInfo, Segment};
 
 /// One input batch, checked, before re-stamping.
@@ -21,12 +22,6 @@ struct InputBatch {
     max_timestamp: i64,
     record_count: u64,
 }
-
-/// How much an active segment takes in before the flusher writes it back to disk. The kernel
-/// starts writeback only once a tenth or so of RAM is dirty, gigabytes here, and then writes it
-/// in a burst that stalls appends for a hundred milliseconds and more; a few MiB at a time keeps
-/// the page cache's dirty share small and appends' latency flat.
-const WRITE_BACK_BYTES: u64 = 8 << 20;
 
 /// Splits the input into batches and checks the facts the log relies on.
 fn split_input(bytes: &[u8], max_message_bytes: u32) -> Result<Vec<InputBatch>, AppendError> {
@@ -143,10 +138,13 @@ impl Log {
         w.active.append(&mut slices, &infos)?;
         self.log_end.store(next, Ordering::Release);
         w.unwritten_back += batches.len() as u64;
-        if w.unwritten_back >= WRITE_BACK_BYTES {
+        // Writing back a few MiB at a time keeps the page cache's dirty share small: the kernel
+        // starts only once a tenth or so of RAM is dirty, gigabytes, and then writes in a burst
+        // that stalls appends for a hundred milliseconds and more.
+        if w.unwritten_back >= write_back_bytes(config.page_cache.as_deref()) {
             w.unwritten_back = 0;
             self.sealed
-                .write_back(Arc::clone(&w.active), config.page_cache_window);
+                .write_back(Arc::clone(&w.active), config.page_cache.clone());
         }
 
         let records: u64 = input.iter().map(|b| b.record_count).sum();
@@ -211,7 +209,7 @@ impl Log {
         self.used(&w.active);
         let end = self.log_end_offset();
         self.sealed
-            .seal(w.active.clone(), end, config.page_cache_window);
+            .seal(w.active.clone(), end, config.page_cache.clone());
         let next = Arc::new(Segment::create(&self.dir, end, index_settings(config))?);
         self.update_segments(|list| list.push(next.clone()));
         tracing::debug!(dir = %self.dir.display(), base_offset = end, "rolled segment");

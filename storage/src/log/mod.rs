@@ -28,6 +28,7 @@ use crate::config::LogConfig;
 use crate::durability::GroupCommit;
 use crate::error::FlushError;
 use crate::flusher::SealedSync;
+use crate::page_cache::{PageCacheBudget, Share};
 use crate::segment::{IndexSettings, Segment};
 use open_files::OpenFiles;
 
@@ -136,6 +137,8 @@ pub struct Log {
     epoch: AtomicU64,
     /// Sealed segments keeping their files open, bounded by `max_open_sealed_segments`.
     open_files: OpenFiles,
+    /// This log's membership of its config's page-cache budget.
+    cache_share: Mutex<Option<Share>>,
 }
 
 fn index_settings(config: &LogConfig) -> IndexSettings {
@@ -168,7 +171,11 @@ impl Log {
 
     /// Replaces the configuration; index sizes apply to segments created from now on.
     pub fn set_config(&self, config: LogConfig) {
-        *self.config.write() = Arc::new(config);
+        let mut current = self.config.write();
+        if current.page_cache != config.page_cache {
+            *self.cache_share.lock() = config.page_cache.as_ref().map(PageCacheBudget::join);
+        }
+        *current = Arc::new(config);
     }
 
     /// Total bytes of all segment log files.

@@ -13,6 +13,7 @@ use crate::config::LogConfig;
 use crate::durability::GroupCommit;
 use crate::error::{io_err, IoError, OpenError};
 use crate::flusher::SealedSync;
+use crate::page_cache::PageCacheBudget;
 use crate::segment::{Check, IndexSettings, Segment, SegmentPaths};
 
 /// Suffixes of files left by an interrupted compaction or checkpoint write.
@@ -187,9 +188,10 @@ impl Log {
             active = seg;
             log_end = log_start;
         }
+        let cache_share = config.page_cache.as_ref().map(PageCacheBudget::join);
         let sealed = SealedSync::new(dir.to_path_buf(), recovery_point);
         for (segment, end) in unsynced {
-            sealed.seal(segment, end, config.page_cache_window);
+            sealed.seal(segment, end, config.page_cache.clone());
         }
         Ok(Log {
             dir: dir.to_path_buf(),
@@ -208,6 +210,7 @@ impl Log {
             maintenance: Mutex::new(()),
             epoch: AtomicU64::new(1),
             open_files: OpenFiles::default(),
+            cache_share: Mutex::new(cache_share),
         })
     }
 }

@@ -150,8 +150,8 @@ pub(crate) struct Segment {
     sealed: AtomicBool,
     /// Maintenance epoch in which the indexes were last used.
     last_used: AtomicU64,
-    /// Log file bytes below this were already dropped from the page cache (`uncache_below`).
-    uncached_below: AtomicU64,
+    /// Log file bytes below this were already handed to `start_write_back`.
+    write_back_started: AtomicU64,
 }
 
 /// Most buffers one `pwritev` takes (Linux's `IOV_MAX`).
@@ -198,7 +198,7 @@ impl Segment {
             settings,
             sealed: AtomicBool::new(false),
             last_used: AtomicU64::new(0),
-            uncached_below: AtomicU64::new(0),
+            write_back_started: AtomicU64::new(0),
         }
     }
 
@@ -456,19 +456,31 @@ impl Segment {
             .map_err(io_err("fsync segment", &self.paths.log))
     }
 
-    /// Lets the OS drop the log file's cached pages below `end`. Only for bytes already on disk:
-    /// the kernel would merely start writing dirty pages back. Bytes read again are cached again.
+    /// Lets the OS drop the log file's cached pages below `end`. Pages not yet written back
+    /// stay (the kernel merely starts writing them), so each call covers everything below
+    /// `end` again: it costs a walk of the pages still cached, and none is left behind for good.
+    /// Bytes read again are cached again.
     pub(crate) fn uncache_below(&self, end: u64) -> Result<(), IoError> {
-        let end = end - end % PAGE_BYTES;
-        let from = self.uncached_below.fetch_max(end, Ordering::AcqRel);
-        let Some(len) = end.checked_sub(from).and_then(NonZeroU64::new) else {
+        self.advise_dont_need(0, end - end % PAGE_BYTES, "drop cached pages")
+    }
+
+    /// Starts writing the log file's bytes below `end` back to disk and returns without waiting.
+    /// `POSIX_FADV_DONTNEED` on pages written since the last call does just that: Linux starts
+    /// the write-back of the dirty pages in the range and, as they are dirty, drops none of them.
+    pub(crate) fn start_write_back(&self, end: u64) -> Result<(), IoError> {
+        let from = self.write_back_started.fetch_max(end, Ordering::AcqRel);
+        self.advise_dont_need(from, end, "start write-back")
+    }
+
+    fn advise_dont_need(&self, from: u64, to: u64, what: &'static str) -> Result<(), IoError> {
+        let Some(len) = to.checked_sub(from).and_then(NonZeroU64::new) else {
             return Ok(());
         };
         let Some(file) = self.file.get_unless_deleted()? else {
             return Ok(());
         };
         rustix::fs::fadvise(&*file, from, Some(len), rustix::fs::Advice::DontNeed)
-            .map_err(|e| IoError::new("drop cached pages", &self.paths.log, e.into()))
+            .map_err(|e| IoError::new(what, &self.paths.log, e.into()))
     }
 
     /// Makes the segment read-only: fsyncs the log, then [`Self::seal_indexes`].
@@ -614,8 +626,8 @@ impl Segment {
         file.set_len(cut)
             .map_err(io_err("truncate segment", &self.paths.log))?;
         self.size.store(cut, Ordering::Release);
-        // Bytes appended at the cut again are new pages, to be dropped again in their turn.
-        self.uncached_below.fetch_min(cut, Ordering::AcqRel);
+        // Bytes appended at the cut again are new pages, to be written back in turn.
+        self.write_back_started.fetch_min(cut, Ordering::AcqRel);
         let mut stats = SegmentStats::empty(self.base_offset);
         if let Some(ix) = guard.as_mut() {
             ix.offset
