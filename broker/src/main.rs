@@ -16,6 +16,13 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
+/// jemalloc, not glibc's malloc: each produce request's frame is an allocation of up to a MiB,
+/// freed once answered, and glibc handed that memory back to the kernel (`madvise`) and faulted
+/// it in again, zeroed, for the next request, 8-10% of the broker's CPU in W2. jemalloc keeps
+/// freed pages for reuse (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let config = Config::load()?;
     init_logging(&config)?;
