@@ -5,6 +5,9 @@
 //! that flush at roll, the fsync now runs on one background thread per process; the log's
 //! recovery point records how far it got, and recovery after a crash checks every segment
 //! past it (see `docs/storage-format.md`).
+//!
+//! The same thread starts the write-back of active segments every few MiB, and drops from the
+//! page cache what a log wrote beyond its share of the page-cache budget (`page_cache`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
