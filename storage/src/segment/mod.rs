@@ -399,8 +399,8 @@ impl Segment {
     }
 
     /// Writes `parts`, concatenated (the batches described by `batches`, positions relative to
-    /// the concatenation), at the end of the segment, then indexes them and publishes the new size. Only the log's writer
-    /// calls this.
+    /// the concatenation), at the end of the segment, then indexes them and publishes the new
+    /// size. Only the log's writer calls this.
     ///
     /// On failure (a full disk, an I/O error) nothing becomes visible: the index space is
     /// allocated before the data is written, and a partly written tail is cut off again.
