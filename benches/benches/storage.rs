@@ -52,7 +52,7 @@ fn append(c: &mut Criterion) {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::open(dir.path(), config(sync)).unwrap();
-        let mut batch = batch_of(size);
+        let batch = batch_of(size);
         g.throughput(Throughput::Bytes(batch.len() as u64));
         let mut n = 0u64;
         g.bench_function(name, |b| {
@@ -141,7 +141,7 @@ fn read(c: &mut Criterion) {
     let mut g = c.benchmark_group("sequential_read_1MiB");
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), config(false)).unwrap();
-    let mut batch = batch_of(64 << 10);
+    let batch = batch_of(64 << 10);
     while log.size_bytes() < READ_LOG_BYTES {
         log.append(&batch, &opts()).unwrap();
     }
@@ -187,7 +187,7 @@ fn segment_read(c: &mut Criterion) {
     let mut g = c.benchmark_group("segment_read_1MiB");
     let dir = tempfile::tempdir().unwrap();
     let log = Log::open(dir.path(), config(false)).unwrap();
-    let mut batch = batch_of(1 << 20);
+    let batch = batch_of(1 << 20);
     while log.size_bytes() + batch.len() as u64 <= SEGMENT {
         log.append(&batch, &opts()).unwrap();
     }

@@ -307,7 +307,7 @@ fn compact_delete_compacts_and_expires_whole_segments() {
     log.compact(now).unwrap();
     let info = log
         .append(
-            &mut BatchSpec::new(now)
+            &BatchSpec::new(now)
                 .record(RecordSpec::new(Some(b"k0"), Some(b"new")))
                 .build(),
             &opts(now),
