@@ -346,8 +346,8 @@ const TIMER_TICK: Duration = Duration::from_millis(1);
 
 /// Waits until `at` to within microseconds. A plain sleep would wake up to a millisecond late,
 /// and in an open-loop run that delay counts as latency, the load generator's and not the
-/// broker's: with no linger it was most of a sub-millisecond p99. So it sleeps on the timer
-/// until the last tick before `at`, then yields to the other tasks until it is time.
+/// broker's. So it sleeps on the timer until the last tick before `at`, then yields to the
+/// other tasks until it is time.
 async fn pace_until(at: Instant) {
     if let Some(early) = at.checked_sub(TIMER_TICK) {
         if early > Instant::now() {
