@@ -15,8 +15,9 @@ use std::sync::Arc;
 const MIN_WINDOW: u64 = 1 << 20;
 /// The largest share of one log: seconds of a busy partition's data.
 const MAX_WINDOW: u64 = 64 << 20;
-/// Write-back steps, a quarter of the share: pages dropped once out of the share were written
-/// back three steps earlier, so their writes have finished.
+/// Write-back steps, a quarter of the share: pages out of the share were sent to disk three
+/// steps earlier, so their writes have most likely finished (a page still being written stays
+/// cached until a later pass).
 const MIN_WRITE_BACK: u64 = 256 << 10;
 const MAX_WRITE_BACK: u64 = 8 << 20;
 /// Without a budget, the active segment is still written back every 8 MiB (see

@@ -93,8 +93,8 @@ impl Log {
             self.roll(&mut w, &config)?;
         }
         let mut infos = Vec::with_capacity(input.len());
-        let mut headers = Vec::with_capacity(input.len());
-        let mut parts = Vec::with_capacity(input.len() * 2);
+        // Each batch's re-stamped header and the rest of its bytes, as given.
+        let mut stamped = Vec::with_capacity(input.len());
         let mut next = base_offset;
         let mut max_timestamp = i64::MIN;
         for b in &input {
@@ -116,8 +116,7 @@ impl Log {
                 opts.leader_epoch,
                 opts.log_append_time,
             );
-            headers.push(header);
-            parts.push(rest);
+            stamped.push((header, rest));
             let ts = opts.log_append_time.unwrap_or(b.max_timestamp);
             max_timestamp = max_timestamp.max(ts);
             let last = next + i64::from(b.last_offset_delta);
@@ -130,9 +129,8 @@ impl Log {
             });
             next = last + 1;
         }
-        let mut slices: Vec<IoSlice<'_>> = headers
+        let mut slices: Vec<IoSlice<'_>> = stamped
             .iter()
-            .zip(parts)
             .flat_map(|(header, rest)| [IoSlice::new(header), IoSlice::new(rest)])
             .collect();
         w.active.append(&mut slices, &infos)?;
