@@ -19,8 +19,12 @@ const MAX_WINDOW: u64 = 64 << 20;
 /// steps earlier, so their writes have most likely finished (a page still being written stays
 /// cached until a later pass).
 const MIN_WRITE_BACK: u64 = 256 << 10;
-const MAX_WRITE_BACK: u64 = 8 << 20;
-/// Without a budget, the active segment is still written back every 8 MiB (see
+/// At most 2 MiB a step: each step queues its bytes on the disk at once, and a bigger burst
+/// makes the reads the file system needs meanwhile (block bitmaps, while it holds the lock an
+/// append waits for) queue behind it. 8 MiB steps gave W3 a p99 of 3.5-7.9 ms where 2 MiB gave
+/// 1.5-2.4 ms (`docs/benchmarks.md`).
+const MAX_WRITE_BACK: u64 = 2 << 20;
+/// Without a budget, the active segment is still written back every 2 MiB (see
 /// `log::append`), for latency: the kernel would otherwise let gigabytes of dirty pages pile up
 /// and write them in bursts that stall appends.
 const DEFAULT_WRITE_BACK: u64 = MAX_WRITE_BACK;
@@ -88,7 +92,7 @@ mod tests {
         let budget = PageCacheBudget::new(1 << 30);
         let shares: Vec<Share> = (0..16).map(|_| budget.join()).collect();
         assert_eq!(budget.window(), 64 << 20);
-        assert_eq!(write_back_bytes(Some(&budget)), 8 << 20);
+        assert_eq!(write_back_bytes(Some(&budget)), 2 << 20);
         let more: Vec<Share> = (0..1100).map(|_| budget.join()).collect();
         assert_eq!(
             budget.window(),
@@ -99,7 +103,7 @@ mod tests {
         drop(more);
         assert_eq!(budget.window(), 64 << 20);
         drop(shares);
-        assert_eq!(write_back_bytes(None), 8 << 20);
+        assert_eq!(write_back_bytes(None), 2 << 20);
         assert_ne!(
             *budget,
             *PageCacheBudget::new(1 << 30),

@@ -179,6 +179,10 @@ fn write_all_vectored_at(
 
 /// The page size `uncache_below` rounds to: the kernel drops only whole pages of the range.
 const PAGE_BYTES: u64 = 4096;
+/// The largest folio the page cache may hold a file's bytes in (a PMD, 2 MiB on x86-64), and
+/// the alignment of every folio. `start_write_back` stops at a multiple of it, so the folio the
+/// next append writes into is never the one being written back.
+const MAX_FOLIO_BYTES: u64 = 2 << 20;
 
 impl Segment {
     fn with_parts(
@@ -467,9 +471,20 @@ impl Segment {
     /// Starts writing the log file's bytes below `end` back to disk and returns without waiting.
     /// `POSIX_FADV_DONTNEED` on pages written since the last call does just that: Linux starts
     /// the write-back of the dirty pages in the range and, as they are dirty, drops none of them.
+    ///
+    /// Only whole folios before the one holding `end` are written back. A folio being written
+    /// back is locked, and an append into it (the tail is usually mid-folio) would wait for the
+    /// disk: appends on ext4 stalled for up to 50 ms that way.
     pub(crate) fn start_write_back(&self, end: u64) -> Result<(), IoError> {
+        let end = end - end % MAX_FOLIO_BYTES;
         let from = self.write_back_started.fetch_max(end, Ordering::AcqRel);
         self.advise_dont_need(from, end, "start write-back")
+    }
+
+    /// Where the last write-back stopped.
+    #[cfg(test)]
+    pub(crate) fn write_back_started(&self) -> u64 {
+        self.write_back_started.load(Ordering::Acquire)
     }
 
     fn advise_dont_need(&self, from: u64, to: u64, what: &'static str) -> Result<(), IoError> {
