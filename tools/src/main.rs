@@ -10,8 +10,10 @@ use clap::Parser as _;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    // One worker per core this process may run on (tokio's default honours `taskset`): a
+    // load generator pinned to one core with two workers has them take turns on it, and a
+    // response waits a scheduler time slice for the worker that holds its task.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
     {
