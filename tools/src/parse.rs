@@ -73,7 +73,8 @@ pub fn size(input: &str) -> Result<u64, ParseError> {
     number.checked_mul(multiplier).ok_or_else(err)
 }
 
-/// Parses a duration: a number with a unit `ms`, `s`, `m` or `h` (bare numbers are seconds).
+/// Parses a duration: a number with a unit `us`, `ms`, `s`, `m` or `h` (bare numbers are
+/// seconds).
 pub fn duration(input: &str) -> Result<Duration, ParseError> {
     let err = || ParseError::Duration(input.to_owned());
     let trimmed = input.trim();
@@ -83,6 +84,7 @@ pub fn duration(input: &str) -> Result<Duration, ParseError> {
     let (digits, unit) = trimmed.split_at(split);
     let number: u64 = digits.parse().map_err(|_| err())?;
     match unit {
+        "us" => Ok(Duration::from_micros(number)),
         "ms" => Ok(Duration::from_millis(number)),
         "" | "s" => Ok(Duration::from_secs(number)),
         "m" => number
@@ -157,6 +159,7 @@ mod tests {
         assert_eq!(size("16KiB").unwrap(), 16 * 1024);
         assert_eq!(size("1MB").unwrap(), 1024 * 1024);
         assert!(size("1XB").is_err());
+        assert_eq!(duration("500us").unwrap(), Duration::from_micros(500));
         assert_eq!(duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(duration("10s").unwrap(), Duration::from_secs(10));
         assert_eq!(duration("2m").unwrap(), Duration::from_secs(120));

@@ -167,6 +167,30 @@ fn bench_produce_for_a_duration_at_a_rate_sends_exactly_the_scheduled_messages()
 }
 
 #[test]
+fn bench_produce_leaves_the_warm_up_out_of_the_latency_percentiles() {
+    let broker = Broker::start();
+    // 100 msg/s for 1 s: messages are due at 0, 10, ... 990 ms; the 59 due from 410 ms on are
+    // past the 405 ms warm-up.
+    let report = json(&run(
+        &broker,
+        &[
+            "bench", "produce", "warm", "-d", "1s", "--rate", "100", "--warmup", "405ms", "--json",
+        ],
+    ));
+    assert_eq!(report["messages"], 100, "{report}");
+    assert_eq!(report["latency"]["samples"], 59, "{report}");
+    let refused = run(
+        &broker,
+        &["bench", "produce", "warm", "-d", "1s", "--warmup", "1s"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--warmup must be shorter"),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn bench_produce_for_a_duration_without_a_rate_reports_what_the_broker_holds() {
     let broker = Broker::start();
     let report = json(&run(

@@ -3,8 +3,10 @@
 //! - [`produce`]: open-loop producer over several pipelined connections.
 //! - [`consume`]: reads a topic as fast as it is served.
 //! - [`stats`]: HDR histograms, the progress line and the final report.
+//! - [`pace`]: the precise timer open-loop sends wait on.
 
 pub(crate) mod consume;
+pub(crate) mod pace;
 pub(crate) mod produce;
 pub(crate) mod stats;
 

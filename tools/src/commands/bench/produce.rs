@@ -24,6 +24,7 @@ use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::pace::Pacer;
 use super::stats::{self, Progress, ProgressLine, Report};
 use crate::commands::produce::parse_compression;
 use crate::commands::sender::{now_ms, Acks};
@@ -85,6 +86,11 @@ pub(crate) struct ProduceBenchArgs {
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 5)]
     max_in_flight: usize,
+    /// Leave the messages due in this first part of the run (e.g. 2s) out of the latency
+    /// percentiles, as latency benchmarks leave out their warm-up; they still count towards
+    /// throughput.
+    #[arg(long, default_value = "0s", value_parser = parse::duration)]
+    warmup: Duration,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -105,6 +111,8 @@ struct Plan {
     size: usize,
     batch_size: u64,
     linger: Duration,
+    /// Latencies of messages due before `start + warmup` are not recorded.
+    warmup: Duration,
     acks: Acks,
     compression: Compression,
     version: i16,
@@ -128,6 +136,10 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
     anyhow::ensure!(
         args.max_in_flight >= 1,
         "--max-in-flight must be at least 1"
+    );
+    anyhow::ensure!(
+        args.duration.is_none_or(|d| args.warmup < d),
+        "--warmup must be shorter than --duration"
     );
     let info = match client.topic(&args.topic).await {
         Ok(info) => info,
@@ -174,6 +186,7 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
             size: usize::try_from(args.size).context("--size is too large")?,
             batch_size: args.batch_size.max(1),
             linger: args.linger,
+            warmup: args.warmup,
             acks: args.acks,
             compression: args.compression,
             version: conn.version(ApiKey::Produce)?,
@@ -271,7 +284,15 @@ async fn run_connection(
     let (tx, rx) = mpsc::channel(max_in_flight);
     let version = plan.version;
     let acks = plan.acks;
-    let reading = tokio::spawn(read_responses(reader, rx, version, acks, progress.clone()));
+    let measured_from = start + plan.warmup;
+    let reading = tokio::spawn(read_responses(
+        reader,
+        rx,
+        version,
+        acks,
+        measured_from,
+        progress.clone(),
+    ));
     let written = write_requests(writer, &plan, &pool, tx, &progress, start).await;
     let histogram = reading.await.context("a response reader panicked")??;
     written?;
@@ -287,6 +308,8 @@ async fn write_requests(
     progress: &Progress,
     start: Instant,
 ) -> anyhow::Result<()> {
+    let pacer = Pacer::new().context("creating the pacing timer")?;
+    let batch_messages = plan.batch_size.div_ceil((plan.size as u64).max(1)).max(1);
     let mut scheduled: u64 = 0;
     let mut turn = 0usize;
     let intended = |i: u64| match plan.interval {
@@ -301,24 +324,18 @@ async fn write_requests(
         if !more(scheduled, first) {
             break;
         }
-        // Only a rate-limited run waits: tokio rounds even a past deadline up to its next
-        // 1 ms tick, which would pace an unlimited run at one batch per millisecond.
-        if first > Instant::now() {
-            pace_until(first).await;
-        }
+        // The batch closes when it is full or when its linger ends, whichever comes first: one
+        // wake-up per batch, not one per message.
+        let last_fitting = scheduled + batch_messages - 1;
+        pacer
+            .until(intended(last_fitting).min(first + plan.linger))
+            .await?;
         let mut times = vec![first];
         scheduled += 1;
-        let close_at = first + plan.linger;
-        while (times.len() as u64) * (plan.size as u64) < plan.batch_size {
+        while (times.len() as u64) < batch_messages {
             let next = intended(scheduled);
-            if !more(scheduled, next) {
+            if !more(scheduled, next) || next > Instant::now() {
                 break;
-            }
-            if next > Instant::now() {
-                if next > close_at {
-                    break;
-                }
-                pace_until(next).await;
             }
             times.push(next);
             scheduled += 1;
@@ -339,24 +356,6 @@ async fn write_requests(
         });
     }
     Ok(())
-}
-
-/// The granularity of tokio's timer: a sleep ends on the first 1 ms tick at or after its deadline.
-const TIMER_TICK: Duration = Duration::from_millis(1);
-
-/// Waits until `at` to within microseconds. A plain sleep would wake up to a millisecond late,
-/// and in an open-loop run that delay counts as latency, the load generator's and not the
-/// broker's. So it sleeps on the timer until the last tick before `at`, then yields to the
-/// other tasks until it is time.
-async fn pace_until(at: Instant) {
-    if let Some(early) = at.checked_sub(TIMER_TICK) {
-        if early > Instant::now() {
-            tokio::time::sleep_until(early).await;
-        }
-    }
-    while Instant::now() < at {
-        tokio::task::yield_now().await;
-    }
 }
 
 /// `i` as a float for scheduling; exact below 2^53 messages.
@@ -407,21 +406,18 @@ async fn read_responses(
     mut rx: mpsc::Receiver<InFlight>,
     version: i16,
     acks: Acks,
+    measured_from: Instant,
     progress: Arc<Progress>,
 ) -> anyhow::Result<Histogram<u64>> {
     let mut histogram = stats::histogram()?;
     while let Some(request) = rx.recv().await {
         if acks == Acks::None {
-            let now = Instant::now();
-            for t in &request.intended {
-                stats::record(&mut histogram, now.saturating_duration_since(*t));
-            }
+            record_latencies(&mut histogram, &request.intended, measured_from);
             continue;
         }
         let response = reader
             .read::<ProduceRequest>(request.correlation_id, version)
             .await?;
-        let now = Instant::now();
         let failed = response
             .responses
             .iter()
@@ -440,10 +436,16 @@ async fn read_responses(
             }
             continue;
         }
-        for t in &request.intended {
-            stats::record(&mut histogram, now.saturating_duration_since(*t));
-        }
+        record_latencies(&mut histogram, &request.intended, measured_from);
         progress.add(request.intended.len() as u64, request.bytes);
     }
     Ok(histogram)
+}
+
+/// Records, as of now, the latency of each message due at or after `measured_from`.
+fn record_latencies(histogram: &mut Histogram<u64>, intended: &[Instant], measured_from: Instant) {
+    let now = Instant::now();
+    for t in intended.iter().filter(|t| **t >= measured_from) {
+        stats::record(histogram, now.saturating_duration_since(*t));
+    }
 }

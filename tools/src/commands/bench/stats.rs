@@ -93,6 +93,8 @@ impl ProgressLine {
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Latency {
+    /// Messages the percentiles cover (a warm-up leaves some out).
+    pub(crate) samples: u64,
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
     pub(crate) p999_ms: f64,
@@ -133,6 +135,7 @@ impl Report {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let ms = |us: u64| to_f64(us) / 1000.0;
         let latency = (!histogram.is_empty()).then(|| Latency {
+            samples: histogram.len(),
             p50_ms: ms(histogram.value_at_quantile(0.50)),
             p99_ms: ms(histogram.value_at_quantile(0.99)),
             p999_ms: ms(histogram.value_at_quantile(0.999)),
