@@ -48,6 +48,8 @@ class Step:
     interrupt_after: float = None
     # Per-message latencies in microseconds, one a line (rdkafka_performance -A).
     latency_file: str = None
+    # The leading fraction of `latency_file` left out of the percentiles (a warm-up).
+    skip_fraction: float = 0.0
     # Message size, for tools that report messages but not bytes.
     size: int = 0
     # Exit codes of a successful run.
@@ -118,15 +120,17 @@ def _rates(messages, nbytes, elapsed):
     return {"mb_per_s": nbytes / MIB / elapsed, "messages_per_s": messages / elapsed}
 
 
-def latency_from_files(paths):
-    """Exact p50/p99/p99.9/max over per-message latency files (microseconds, one a line)."""
+def latency_from_files(files):
+    """Exact p50/p99/p99.9/max over per-message latency files (microseconds, one a line),
+    given as (path, leading fraction of its lines to leave out)."""
     counts = Counter()
-    for path in paths:
+    for path, skip_fraction in files:
         try:
             with open(path) as f:
-                counts.update(f)  # counts the raw lines at C speed; few distinct values
+                lines = f.readlines()
         except OSError:
             continue
+        counts.update(lines[int(len(lines) * skip_fraction):])  # few distinct values
     values = sorted((int(k), n) for k, n in counts.items() if k.strip())
     total = sum(n for _, n in values)
     if not total:
@@ -154,9 +158,11 @@ class Fjordctl:
 
     def produce(self, w, bootstrap, topic, duration_s, rate, out_prefix):
         args = ["bench", "produce", topic, *w.produce.fjordctl_args(),
-                "--duration", f"{int(duration_s * 1000)}ms", "--json"]
+                "--duration", f"{int((duration_s + w.warmup_s) * 1000)}ms", "--json"]
         if rate:
             args += ["--rate", str(rate)]
+        if w.warmup_s:
+            args += ["--warmup", f"{int(w.warmup_s * 1000)}ms"]
         return [Step("produce", [self.path, "-b", bootstrap, *args])]
 
     def consume(self, w, bootstrap, topic, duration_s, out_prefix):
@@ -211,8 +217,14 @@ class Rdkafka:
             base += ["-z", p.compression]
         if rate:
             base += ["-r", str(max(1, rate // w.producers))]
-        return [self._step("produce", base, i, duration_s, out_prefix, p.size, start)
-                for i in range(w.producers)]
+        total_s = duration_s + w.warmup_s
+        steps = [self._step("produce", base, i, total_s, out_prefix, p.size, start)
+                 for i in range(w.producers)]
+        for step in steps:
+            # Its latency file has no times, only one line a message in delivery order: at a
+            # fixed rate, the first lines in this proportion are the warm-up's.
+            step.skip_fraction = w.warmup_s / total_s
+        return steps
 
     def consume(self, w, bootstrap, topic, duration_s, out_prefix):
         """Consumers start GROUP_JOIN_S early, so the group has its assignment when the
@@ -246,9 +258,9 @@ class Rdkafka:
 
     def merge(self, role_steps, results):
         out = merge(results)
-        files = [s.latency_file for s in role_steps]
-        out["latency"] = latency_from_files(files)
-        for path in files:  # ~100 MB per 15 s W2 run: a full session would fill /tmp
+        out["latency"] = latency_from_files([(s.latency_file, s.skip_fraction)
+                                             for s in role_steps])
+        for path in (s.latency_file for s in role_steps):  # ~100 MB per 15 s W2 run: a full session would fill /tmp
             if os.path.exists(path):
                 os.remove(path)
         return out

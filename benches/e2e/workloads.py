@@ -14,6 +14,11 @@ def _size(n):
     return f"{n // 1024}KiB" if n % 1024 == 0 else str(n)
 
 
+def _duration(ms):
+    """Milliseconds as `fjordctl` spells a duration: 5ms, 500us."""
+    return f"{int(ms)}ms" if ms == int(ms) else f"{round(ms * 1000)}us"
+
+
 @dataclass(frozen=True)
 class Produce:
     """The producer side of a workload."""
@@ -29,9 +34,10 @@ class Produce:
     # broker and pipelines on it, so rdkafka_performance ignores this (see `Workload.producers`).
     connections: int
     max_in_flight: int = 5
-    # How long a batch may wait to fill. fjordctl only waits when a --rate is set; librdkafka
-    # always may (its default is 5 ms). None: not passed to fjordctl.
-    linger_ms: int = None
+    # How long a batch may wait to fill, in ms (0.5 is half a millisecond). fjordctl only waits
+    # when a --rate is set; librdkafka always may (its default is 5 ms). None: not passed to
+    # fjordctl.
+    linger_ms: float = None
     # none, lz4, zstd, ...
     compression: str = "none"
 
@@ -40,7 +46,7 @@ class Produce:
         args = ["--size", _size(self.size), "--partitions", str(self.partitions),
                 "--acks", self.acks]
         if self.linger_ms is not None:
-            args += ["--linger", f"{self.linger_ms}ms"]
+            args += ["--linger", _duration(self.linger_ms)]
         args += ["--batch-size", _size(self.batch_bytes), "--connections", str(self.connections),
                  "--max-in-flight", str(self.max_in_flight)]
         if self.compression != "none":
@@ -76,12 +82,20 @@ class Workload:
     metrics: bool = False
     # For open-loop latency: the fraction of the W2 maximum message rate to send at.
     rate_of_w2: float = 0.0
+    # Seconds at the start of an open-loop run whose messages are left out of the latency
+    # percentiles, as latency benchmarks leave out their warm-up (a fresh broker's first
+    # second faults in its page cache); the run is that much longer.
+    warmup_s: float = 0.0
     # For catch-up reads: produce a W2 backlog first, then restart the broker.
     backlog: bool = False
 
     @property
     def partitions(self):
         return (self.produce or W2_PRODUCE).partitions
+
+
+# Seconds of warm-up in each W3 run.
+W3_WARMUP_S = 2.0
 
 
 def all_workloads():
@@ -100,16 +114,20 @@ def all_workloads():
     for pct in (10, 50, 90):
         ws.append(Workload(
             f"W3-{pct}", f"latency: W2 settings, open loop at {pct}% of the W2 maximum",
-            W2_PRODUCE, rate_of_w2=pct / 100,
+            W2_PRODUCE, rate_of_w2=pct / 100, warmup_s=W3_WARMUP_S,
         ))
-    # The same rates without the 5 ms linger: each message leaves as soon as a request can
-    # carry it, so latency is the broker's and the network's, not the batching wait.
-    for pct in (10, 50, 90):
-        ws.append(Workload(
-            f"W3-{pct}-linger0",
-            f"latency without linger: W2 with linger 0, open loop at {pct}% of the W2 maximum",
-            replace(W2_PRODUCE, linger_ms=0), rate_of_w2=pct / 100,
-        ))
+    # The same rates with less linger. With none, each message leaves as soon as a request
+    # can carry it: pipelined requests then keep the broker's core busy at any rate, as many
+    # small ones as it can take. Half a millisecond is the shortest wait that still batches.
+    for linger_ms, label in ((0, "linger0"), (0.5, "linger500us")):
+        for pct in (10, 50, 90):
+            ws.append(Workload(
+                f"W3-{pct}-{label}",
+                f"latency with a {_duration(linger_ms)} linger: W2 with linger "
+                f"{_duration(linger_ms)}, open loop at {pct}% of the W2 maximum",
+                replace(W2_PRODUCE, linger_ms=linger_ms), rate_of_w2=pct / 100,
+                warmup_s=W3_WARMUP_S,
+            ))
     ws += [
         Workload("W4", "produce and consume: W2 settings, 100 partitions, "
                  "4 producers and 4 consumers at once",
