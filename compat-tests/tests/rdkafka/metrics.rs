@@ -309,7 +309,7 @@ fn requests_over_the_threshold_are_logged_as_slow() {
     retry_until(&ctx("a slow CreateTopics line"), CONSUME_TIMEOUT, || {
         let log = broker.stderr_log();
         let found = log.lines().any(|l| {
-            l.contains("slow request") && l.contains("CreateTopics") && l.contains("WARN")
+            l.contains("slow request") && l.contains("api=\"CreateTopics\"") && l.contains("WARN")
         });
         if found {
             Ok(())
@@ -317,6 +317,9 @@ fn requests_over_the_threshold_are_logged_as_slow() {
             Err(format!("not yet in:\n{log}"))
         }
     });
+    // Written to a file, not a terminal: plain text, without colour escape codes.
+    let log = broker.stderr_log();
+    assert!(!log.contains('\u{1b}'), "escape codes in:\n{log}");
 }
 
 /// A record batch of `records` small records, from an idempotent producer when `producer` is
