@@ -260,7 +260,8 @@ class Rdkafka:
         out = merge(results)
         out["latency"] = latency_from_files([(s.latency_file, s.skip_fraction)
                                              for s in role_steps])
-        for path in (s.latency_file for s in role_steps):  # ~100 MB per 15 s W2 run: a full session would fill /tmp
+        # ~100 MB per 15 s W2 run: a full session would fill /tmp.
+        for path in (s.latency_file for s in role_steps):
             if os.path.exists(path):
                 os.remove(path)
         return out

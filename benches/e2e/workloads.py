@@ -118,7 +118,8 @@ def all_workloads():
         ))
     # The same rates with less linger. With none, each message leaves as soon as a request
     # can carry it: pipelined requests then keep the broker's core busy at any rate, as many
-    # small ones as it can take. Half a millisecond is the shortest wait that still batches.
+    # small ones as it can take. Half a millisecond leaves room under a 1 ms p99 and still
+    # batches (about 90 messages a request at 50% load).
     for linger_ms, label in ((0, "linger0"), (0.5, "linger500us")):
         for pct in (10, 50, 90):
             ws.append(Workload(

@@ -2,10 +2,10 @@
 //!
 //! tokio's timer ends a sleep on its first 1 ms tick at or after the deadline; in an open-loop
 //! run that delay would count as latency, the load generator's and not the broker's. Spinning
-//! until the deadline instead kept the generator's core fully busy, which pushed the kernel's
-//! work (network softirqs, disk completions) onto the broker's core on a two-core machine. A
-//! `timerfd` fires on the kernel's high-resolution timer and wakes the runtime's event loop like
-//! any socket.
+//! until the deadline instead kept the generator's core 100% busy whatever the rate, so its
+//! CPU time said nothing and anything else that had to run on that core waited. A `timerfd`
+//! fires on the kernel's high-resolution timer and wakes the runtime's event loop like any
+//! socket.
 
 use std::io;
 use std::os::fd::OwnedFd;
