@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 
 use crate::checkpoint;
 use crate::error::IoError;
-use crate::page_cache::PageCacheBudget;
+use crate::page_cache::{write_back_bytes, PageCacheBudget};
 use crate::segment::Segment;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -159,7 +159,7 @@ impl SealedSync {
                 return;
             }
             let written = active.size();
-            match active.start_write_back(written) {
+            match active.start_write_back(written, write_back_bytes(cache.as_deref())) {
                 Ok(()) => {
                     this.writebacks.fetch_add(1, Ordering::Relaxed);
                     // Pages out of the share were sent to disk at least three steps ago

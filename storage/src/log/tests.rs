@@ -547,12 +547,35 @@ fn the_active_segment_is_written_back_every_few_mib() {
         log.sealed.writebacks()
     );
     assert_eq!(log.segment_count(), 1, "writeback does not roll");
-    // It stopped at a 2 MiB (largest folio) boundary, short of the folio appends go to.
+    // It stopped at a 2 MiB boundary (the step without a budget, and the largest folio),
+    // short of the folio appends go to.
     let active = log.segments()[0].clone();
     let (started, size) = (active.write_back_started(), active.size());
     assert!(started > 0 && started % (2 << 20) == 0, "{started}");
     assert!(started < size, "{started} of {size}");
     assert_eq!(read_all(&log).len(), 5);
+}
+
+#[test]
+fn small_write_back_steps_stop_write_back_at_a_step_boundary() {
+    // One log with a 1 MiB budget: a 1 MiB share, written back in 256 KiB steps.
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        page_cache: Some(PageCacheBudget::new(1 << 20)),
+        ..LogConfig::default()
+    };
+    let log = Log::open(dir.path(), config).unwrap();
+    let one_mb = BatchSpec::new(1_000).filler(1000, 1000, 7).build();
+    for _ in 0..3 {
+        log.append(&one_mb, &opts(1_000)).unwrap();
+    }
+    crate::flusher::drain();
+    let active = log.segments()[0].clone();
+    let (started, size) = (active.write_back_started(), active.size());
+    assert!(started > 0 && started % (256 << 10) == 0, "{started}");
+    // The last request followed the last append, and 2 MiB boundaries would have left
+    // 0.86 MiB of these 2.86 behind.
+    assert!(size - started < 256 << 10, "{started} of {size}");
 }
 
 /// Bytes of `path` in the page cache, by util-linux's `fincore`.
