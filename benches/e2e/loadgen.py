@@ -218,13 +218,11 @@ class Rdkafka:
         if rate:
             base += ["-r", str(max(1, rate // w.producers))]
         total_s = duration_s + w.warmup_s
-        steps = [self._step("produce", base, i, total_s, out_prefix, p.size, start)
-                 for i in range(w.producers)]
-        for step in steps:
-            # Its latency file has no times, only one line a message in delivery order: at a
-            # fixed rate, the first lines in this proportion are the warm-up's.
-            step.skip_fraction = w.warmup_s / total_s
-        return steps
+        # Its latency file has no times, only one line a message in delivery order: at a
+        # fixed rate, the first lines in this proportion are the warm-up's.
+        skip = w.warmup_s / total_s
+        return [self._step("produce", base, i, total_s, out_prefix, p.size, start, skip)
+                for i in range(w.producers)]
 
     def consume(self, w, bootstrap, topic, duration_s, out_prefix):
         """Consumers start GROUP_JOIN_S early, so the group has its assignment when the
@@ -234,13 +232,13 @@ class Rdkafka:
                 for i in range(w.consumers)]
 
     @staticmethod
-    def _step(role, base, i, duration_s, out_prefix, size, start_after=0):
+    def _step(role, base, i, duration_s, out_prefix, size, start_after=0, skip_fraction=0.0):
         lat = f"{out_prefix}.{role}{i}.latency"
         # A producer stopped by SIGINT exits 1 because messages were still in flight
         # ("produced != delivered"); its summary counts only the delivered ones.
         return Step(role, [*base, "-A", lat], start_after=start_after,
-                    interrupt_after=duration_s, latency_file=lat, size=size,
-                    ok_exit_codes=(0, 1) if role == "produce" else (0,))
+                    interrupt_after=duration_s, latency_file=lat, skip_fraction=skip_fraction,
+                    size=size, ok_exit_codes=(0, 1) if role == "produce" else (0,))
 
     def parse(self, step, stdout):
         if step.role == "produce":
