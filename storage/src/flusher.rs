@@ -162,7 +162,7 @@ impl SealedSync {
             match active.start_write_back(written, write_back_bytes(cache.as_deref())) {
                 Ok(()) => {
                     this.writebacks.fetch_add(1, Ordering::Relaxed);
-                    // Pages out of the share were sent to disk at least three steps ago
+                    // Pages out of the share were sent to disk at least two steps ago
                     // (`page_cache::write_back_bytes`); one still being written stays cached
                     // until a later pass.
                     uncache(&this.dir, &active, written, cache.as_deref());

@@ -15,9 +15,10 @@ use std::sync::Arc;
 const MIN_WINDOW: u64 = 1 << 20;
 /// The largest share of one log: seconds of a busy partition's data.
 const MAX_WINDOW: u64 = 64 << 20;
-/// Write-back steps, a quarter of the share: pages out of the share were sent to disk three
-/// steps earlier, so their writes have most likely finished (a page still being written stays
-/// cached until a later pass).
+/// Write-back steps, a quarter of the share: write-back stops at a step boundary, so it lags
+/// the end by up to a step, and pages out of the share were sent to disk at least two steps
+/// earlier; their writes have most likely finished (a page still being written stays cached
+/// until a later pass).
 const MIN_WRITE_BACK: u64 = 256 << 10;
 /// At most 2 MiB a step: each step queues its bytes on the disk at once, and a bigger burst
 /// makes the reads the file system needs meanwhile (block bitmaps, while it holds the lock an
