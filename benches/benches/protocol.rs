@@ -18,8 +18,9 @@ use fjord_protocol::records::validate::{
 use fjord_protocol::records::{Compression, Record, RecordBatch, RecordBatchBuilder};
 use fjord_protocol::{Decode, Encode};
 
-/// A 1 MiB batch of 1 KiB records, as a producer with `batch.size=1048576` sends it.
-fn one_mib_batch() -> Bytes {
+/// The records of a 1 MiB batch of 1 KiB records, as a producer with `batch.size=1048576`
+/// collects them.
+fn one_mib_builder() -> RecordBatchBuilder {
     let mut builder = RecordBatchBuilder::new();
     let value = Bytes::from(vec![b'v'; 1024 - 40]);
     while builder.len() < 1000 {
@@ -30,7 +31,12 @@ fn one_mib_batch() -> Bytes {
             vec![],
         );
     }
-    builder.build().expect("a valid batch")
+    builder
+}
+
+/// That batch, encoded.
+fn one_mib_batch() -> Bytes {
+    one_mib_builder().build().expect("a valid batch")
 }
 
 /// About 1 MiB of 1 KiB records compressed with `codec`. Values are words drawn from a small
@@ -95,6 +101,11 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
+    // The producer's side (`fjordctl bench produce`): encoding the records and the CRC.
+    let builder = one_mib_builder();
+    group.bench_function("build_batch", |b| {
+        b.iter(|| builder.build().expect("a valid batch"));
+    });
     group.bench_function("crc32c_check", |b| {
         b.iter(|| verify_crc(&batch).expect("intact"));
     });

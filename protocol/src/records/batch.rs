@@ -374,15 +374,26 @@ impl RecordBatchBuilder {
 
     /// Writes the batch: header, (compressed) records and CRC.
     pub fn build(&self) -> Result<Bytes, RecordError> {
-        let mut plain = BytesMut::with_capacity(self.records.iter().map(Record::encoded_len).sum());
-        for record in &self.records {
-            record.encode(&mut plain)?;
-        }
-        let payload = match self.compression {
-            Compression::None => plain.freeze(),
-            codec => Bytes::from(compress(codec, &plain)?),
+        let records_len: usize = self.records.iter().map(Record::encoded_len).sum();
+        // Uncompressed records go straight after the header, written once: a batch of a MiB
+        // is otherwise copied a second time from a records buffer into the batch.
+        let mut buf = match self.compression {
+            Compression::None => {
+                let mut buf = BytesMut::with_capacity(HEADER_LEN + records_len);
+                buf.resize(HEADER_LEN, 0);
+                self.encode_records(&mut buf)?;
+                buf
+            }
+            codec => {
+                let mut plain = BytesMut::with_capacity(records_len);
+                self.encode_records(&mut plain)?;
+                let compressed = compress(codec, &plain)?;
+                let mut buf = BytesMut::with_capacity(HEADER_LEN + compressed.len());
+                buf.resize(HEADER_LEN, 0);
+                buf.put_slice(&compressed);
+                buf
+            }
         };
-        let total = HEADER_LEN + payload.len();
         let record_count =
             i32::try_from(self.records.len()).map_err(|_| batch_too_long(self.records.len()))?;
         let base_timestamp = self.base_timestamp.unwrap_or(NO_TIMESTAMP);
@@ -397,22 +408,28 @@ impl RecordBatchBuilder {
         };
         let last_offset_delta = self.records.last().map_or(0, |r| r.offset_delta);
 
-        let mut buf = BytesMut::with_capacity(total);
-        buf.put_i64(self.base_offset);
-        buf.put_i32(0); // length, sealed below
-        buf.put_i32(self.partition_leader_epoch);
-        buf.put_i8(2);
-        buf.put_u32(0);
-        buf.put_i16(self.attributes());
-        buf.put_i32(last_offset_delta);
-        buf.put_i64(base_timestamp);
-        buf.put_i64(max_timestamp);
-        buf.put_i64(self.producer_id);
-        buf.put_i16(self.producer_epoch);
-        buf.put_i32(self.base_sequence);
-        buf.put_i32(record_count);
-        buf.put_slice(&payload);
+        let mut header = &mut buf[..HEADER_LEN];
+        header.put_i64(self.base_offset);
+        header.put_i32(0); // length, sealed below
+        header.put_i32(self.partition_leader_epoch);
+        header.put_i8(2);
+        header.put_u32(0);
+        header.put_i16(self.attributes());
+        header.put_i32(last_offset_delta);
+        header.put_i64(base_timestamp);
+        header.put_i64(max_timestamp);
+        header.put_i64(self.producer_id);
+        header.put_i16(self.producer_epoch);
+        header.put_i32(self.base_sequence);
+        header.put_i32(record_count);
         seal(&mut buf)?;
         Ok(buf.freeze())
+    }
+
+    fn encode_records(&self, buf: &mut BytesMut) -> Result<(), RecordError> {
+        for record in &self.records {
+            record.encode(buf)?;
+        }
+        Ok(())
     }
 }
