@@ -6,6 +6,7 @@ Usage: python3 benches/e2e/report.py benches/e2e/results/<date>.json [PLOT.png]
 """
 
 import json
+import statistics
 import sys
 
 
@@ -112,9 +113,30 @@ def _notes(name, runs, summary, limits):
             notes.append(f"{label}: {_f(s['fsyncs'], 0)} fsyncs per run (median)"
                          + (" - the broker did not fsync, so this is not a durable run"
                             if not s["fsyncs"] else ""))
+    notes += _request_split_notes(runs)
     for r in [r for r in runs if r.get("fill")][:1]:
         notes.append(f"backlog {r['fill']['bytes'] / 2**20:,.0f} MiB; page cache dropped before "
                      f"reading: {'yes' if r.get('page_cache_dropped') else 'no (not permitted)'}")
+    return notes
+
+
+def _request_split_notes(runs):
+    """fjordctl's per-request split of produce latency, medians over each series' runs: how
+    long its requests waited to be written after their batch closed (the load generator's
+    delay) and how long their responses took (the network, the broker, the wake-up)."""
+    notes = []
+    for label in dict.fromkeys(series(r) for r in runs):
+        splits = [r["result"]["requests"] for r in runs
+                  if series(r) == label and (r.get("result") or {}).get("requests")]
+        parts = []
+        for key, what in (("send_delay", "send delay"), ("round_trip", "round trip")):
+            values = [sp[key] for sp in splits if sp.get(key)]
+            if values:
+                p50, p99, p999 = (statistics.median(v[q] for v in values)
+                                  for q in ("p50_ms", "p99_ms", "p999_ms"))
+                parts.append(f"{what} p50/p99/p99.9 {_f(p50, 2)}/{_f(p99, 2)}/{_f(p999, 2)} ms")
+        if parts:
+            notes.append(f"{label} per request: " + ", ".join(parts))
     return notes
 
 

@@ -8,6 +8,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// jemalloc, not glibc's malloc: `bench produce` allocates each batch and its request frame
+/// (up to a MiB) and frees them once sent, and glibc handed that memory back to the kernel and
+/// faulted it in again: 55,000 to 1.2 million page faults in a 12 s W3 run, about 5,000 with
+/// jemalloc (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     // One worker per core this process may run on (tokio's default honours `taskset`): a

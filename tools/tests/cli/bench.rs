@@ -48,6 +48,16 @@ fn bench_produce_writes_and_reports_every_message() {
         "{report}"
     );
     assert!(report["messages_per_s"].as_f64().expect("rate") > 0.0);
+    // Each connection sends its 1,500 messages in batches of 21 (4 KiB of 200 B values): 71
+    // full and one of 9, so 144 requests, each measured once on each side.
+    for part in ["send_delay", "round_trip"] {
+        let split = &report["requests"][part];
+        assert_eq!(split["samples"], 144, "{part}: {report}");
+        assert!(
+            split["p50_ms"].as_f64() <= split["max_ms"].as_f64(),
+            "{report}"
+        );
+    }
     assert_eq!(log_end_total(&broker, "load"), 3000);
 
     let consumed = json(&run(&broker, &["bench", "consume", "load", "--json"]));
@@ -87,7 +97,17 @@ fn numbers(line: &str) -> Vec<f64> {
 /// seconds; returns the elapsed seconds it printed.
 fn check_human_report(stdout: &str, kind: &str, messages: u64, size: u64, at_least: f64) -> f64 {
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    // A produce report adds where each request's time went, a line for each side.
+    let split = if kind == "produce" {
+        ["send delay", "round trip"].as_slice()
+    } else {
+        &[]
+    };
+    assert_eq!(lines.len(), 2 + split.len(), "{stdout}");
+    for (line, what) in lines[2..].iter().zip(split) {
+        let prefix = format!("  per request, {what} ms: p50 ");
+        assert!(line.starts_with(&prefix), "{stdout}");
+    }
     // "produce: 200 messages, 0.2 MB in 1.00s: 0.19 MB/s, 199 msg/s"
     let prefix = format!("{kind}: {messages} messages, ");
     assert!(lines[0].starts_with(&prefix), "{stdout}");
@@ -179,6 +199,10 @@ fn bench_produce_leaves_the_warm_up_out_of_the_latency_percentiles() {
     ));
     assert_eq!(report["messages"], 100, "{report}");
     assert_eq!(report["latency"]["samples"], 59, "{report}");
+    // Each message is a request of its own (its batch closes 5 ms after it, before the next is
+    // due), so the per-request figures leave out the same 41.
+    assert_eq!(report["requests"]["send_delay"]["samples"], 59, "{report}");
+    assert_eq!(report["requests"]["round_trip"]["samples"], 59, "{report}");
     let refused = run(
         &broker,
         &["bench", "produce", "warm", "-d", "1s", "--warmup", "1s"],

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::pace::Pacer;
-use super::stats::{self, Progress, ProgressLine, Report};
+use super::stats::{self, Progress, ProgressLine, Report, RequestSplit};
 use crate::commands::produce::parse_compression;
 use crate::commands::sender::{now_ms, Acks};
 
@@ -106,8 +106,8 @@ struct Plan {
     count: Option<u64>,
     /// When to stop, when timing.
     deadline: Option<Instant>,
-    /// Time between two messages of this connection, when rate limited.
-    interval: Option<Duration>,
+    /// This connection's schedule, when rate limited.
+    pace: Option<Pace>,
     size: usize,
     batch_size: u64,
     linger: Duration,
@@ -124,7 +124,64 @@ struct InFlight {
     correlation_id: i32,
     /// Each message's intended send time.
     intended: Vec<Instant>,
+    /// When the batch was due to close: its first message's linger ended, or it filled.
+    due: Instant,
+    /// When the request was written.
+    sent: Instant,
     bytes: u64,
+}
+
+/// What one connection measured.
+#[derive(Debug)]
+struct Latencies {
+    /// Per message, from its intended send time to its acknowledgement.
+    messages: Histogram<u64>,
+    /// Per request, from `due` to `sent`.
+    send_delay: Histogram<u64>,
+    /// Per request, from `sent` to its response read.
+    round_trip: Histogram<u64>,
+}
+
+impl Latencies {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            messages: stats::histogram()?,
+            send_delay: stats::histogram()?,
+            round_trip: stats::histogram()?,
+        })
+    }
+
+    fn add(&mut self, other: &Self) -> anyhow::Result<()> {
+        self.messages.add(&other.messages)?;
+        self.send_delay.add(&other.send_delay)?;
+        self.round_trip.add(&other.round_trip)?;
+        Ok(())
+    }
+
+    /// Records, as of now, the latency of each of the request's messages due at or after
+    /// `measured_from`, and the request's delays if its first message was.
+    fn record(&mut self, request: &InFlight, measured_from: Instant, answered: bool) {
+        let now = Instant::now();
+        for t in request.intended.iter().filter(|t| **t >= measured_from) {
+            stats::record(&mut self.messages, now.saturating_duration_since(*t));
+        }
+        if request
+            .intended
+            .first()
+            .is_some_and(|t| *t >= measured_from)
+        {
+            stats::record(
+                &mut self.send_delay,
+                request.sent.saturating_duration_since(request.due),
+            );
+            if answered {
+                stats::record(
+                    &mut self.round_trip,
+                    now.saturating_duration_since(request.sent),
+                );
+            }
+        }
+    }
 }
 
 /// Runs `bench produce`.
@@ -175,14 +232,16 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
             args.count / u64::from(connections)
                 + u64::from(u64::from(k) < args.count % u64::from(connections))
         });
-        let interval = (args.rate > 0)
-            .then(|| Duration::from_secs_f64(f64::from(connections) / rate_f64(args.rate)));
+        let pace = (args.rate > 0).then_some(Pace {
+            rate: args.rate,
+            connections: u64::from(connections),
+        });
         let plan = Plan {
             topic: args.topic.clone(),
             partitions,
             count,
             deadline,
-            interval,
+            pace,
             size: usize::try_from(args.size).context("--size is too large")?,
             batch_size: args.batch_size.max(1),
             linger: args.linger,
@@ -201,11 +260,11 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
     }
     let total = deadline.is_none().then_some(args.count);
     let line = ProgressLine::start("produce", total, progress.clone());
-    let mut histogram = stats::histogram()?;
+    let mut latencies = Latencies::new()?;
     let mut failure = None;
     for task in tasks {
         match task.await.context("a producer task panicked")? {
-            Ok(h) => histogram.add(&h).context("merging latency histograms")?,
+            Ok(l) => latencies.add(&l).context("merging latency histograms")?,
             Err(err) => failure = Some(err),
         }
     }
@@ -219,7 +278,12 @@ pub(crate) async fn run(client: &mut Client, args: ProduceBenchArgs) -> anyhow::
     if let Some(err) = failure {
         return Err(err);
     }
-    Report::new("produce", &progress, elapsed, &histogram).print(args.json)
+    Report::new("produce", &progress, elapsed, &latencies.messages)
+        .with_requests(RequestSplit::new(
+            &latencies.send_delay,
+            &latencies.round_trip,
+        ))
+        .print(args.json)
 }
 
 async fn create_topic(client: &mut Client, topic: &str, partitions: i32) -> anyhow::Result<()> {
@@ -266,12 +330,24 @@ fn payload_pool() -> Bytes {
     Bytes::from(bytes)
 }
 
-#[allow(clippy::cast_precision_loss)]
-fn rate_f64(rate: u64) -> f64 {
-    rate as f64
+/// One connection's share of a fixed rate: `rate` messages a second over `connections`
+/// connections, so one every `connections / rate` seconds.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    rate: u64,
+    connections: u64,
 }
 
-/// One connection's writer and reader; returns its latency histogram.
+impl Pace {
+    /// When message `i` is due, after the start; in integers, exact to the nanosecond.
+    fn offset(self, i: u64) -> Duration {
+        let nanos =
+            u128::from(i) * u128::from(self.connections) * 1_000_000_000 / u128::from(self.rate);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+/// One connection's writer and reader; returns what it measured.
 async fn run_connection(
     writer: RequestWriter,
     reader: ResponseReader,
@@ -280,7 +356,7 @@ async fn run_connection(
     progress: Arc<Progress>,
     max_in_flight: usize,
     start: Instant,
-) -> anyhow::Result<Histogram<u64>> {
+) -> anyhow::Result<Latencies> {
     let (tx, rx) = mpsc::channel(max_in_flight);
     let version = plan.version;
     let acks = plan.acks;
@@ -294,9 +370,9 @@ async fn run_connection(
         progress.clone(),
     ));
     let written = write_requests(writer, &plan, &pool, tx, &progress, start).await;
-    let histogram = reading.await.context("a response reader panicked")??;
+    let latencies = reading.await.context("a response reader panicked")??;
     written?;
-    Ok(histogram)
+    Ok(latencies)
 }
 
 /// Builds batches on the schedule and sends them.
@@ -312,29 +388,31 @@ async fn write_requests(
     let batch_messages = plan.batch_size.div_ceil((plan.size as u64).max(1)).max(1);
     let mut scheduled: u64 = 0;
     let mut turn = 0usize;
-    let intended = |i: u64| match plan.interval {
-        Some(interval) => start + interval.mul_f64(rate_index(i)),
-        None => Instant::now(),
+    // Without a rate a message is due when it is made.
+    let intended = |i: u64, now: Instant| match plan.pace {
+        Some(pace) => start + pace.offset(i),
+        None => now,
     };
     let more = |i: u64, at: Instant| {
         plan.count.is_none_or(|c| i < c) && plan.deadline.is_none_or(|d| at < d)
     };
     loop {
-        let first = intended(scheduled);
+        let first = intended(scheduled, Instant::now());
         if !more(scheduled, first) {
             break;
         }
         // The batch closes when it is full or when its linger ends, whichever comes first: one
         // wake-up per batch, not one per message.
         let last_fitting = scheduled + batch_messages - 1;
-        pacer
-            .until(intended(last_fitting).min(first + plan.linger))
-            .await?;
+        let due = intended(last_fitting, first).min(first + plan.linger);
+        pacer.until(due).await?;
+        // One clock reading for the batch: the messages due by now go in it.
+        let now = Instant::now();
         let mut times = vec![first];
         scheduled += 1;
         while (times.len() as u64) < batch_messages {
-            let next = intended(scheduled);
-            if !more(scheduled, next) || next > Instant::now() {
+            let next = intended(scheduled, now);
+            if !more(scheduled, next) || next > now {
                 break;
             }
             times.push(next);
@@ -346,22 +424,19 @@ async fn write_requests(
         let bytes = (times.len() as u64) * (plan.size as u64);
         let permit = tx.reserve().await.context("the response reader stopped")?;
         let correlation_id = writer.write(&request, plan.version).await?;
+        let sent = Instant::now();
         if plan.acks == Acks::None {
             progress.add(times.len() as u64, bytes);
         }
         permit.send(InFlight {
             correlation_id,
             intended: times,
+            due,
+            sent,
             bytes,
         });
     }
     Ok(())
-}
-
-/// `i` as a float for scheduling; exact below 2^53 messages.
-#[allow(clippy::cast_precision_loss)]
-fn rate_index(i: u64) -> f64 {
-    i as f64
 }
 
 /// One produce request with one batch of `count` messages for `partition`.
@@ -408,11 +483,11 @@ async fn read_responses(
     acks: Acks,
     measured_from: Instant,
     progress: Arc<Progress>,
-) -> anyhow::Result<Histogram<u64>> {
-    let mut histogram = stats::histogram()?;
+) -> anyhow::Result<Latencies> {
+    let mut latencies = Latencies::new()?;
     while let Some(request) = rx.recv().await {
         if acks == Acks::None {
-            record_latencies(&mut histogram, &request.intended, measured_from);
+            latencies.record(&request, measured_from, false);
             continue;
         }
         let response = reader
@@ -436,16 +511,33 @@ async fn read_responses(
             }
             continue;
         }
-        record_latencies(&mut histogram, &request.intended, measured_from);
+        latencies.record(&request, measured_from, true);
         progress.add(request.intended.len() as u64, request.bytes);
     }
-    Ok(histogram)
+    Ok(latencies)
 }
 
-/// Records, as of now, the latency of each message due at or after `measured_from`.
-fn record_latencies(histogram: &mut Histogram<u64>, intended: &[Instant], measured_from: Instant) {
-    let now = Instant::now();
-    for t in intended.iter().filter(|t| **t >= measured_from) {
-        stats::record(histogram, now.saturating_duration_since(*t));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pace_is_exact_to_the_nanosecond_without_drift() {
+        // 744,000 msg/s over 4 connections: one every 5,376.34 ns on each, which a whole
+        // number of nanoseconds per message would get 63 µs wrong after a second.
+        let pace = Pace {
+            rate: 744_000,
+            connections: 4,
+        };
+        assert_eq!(pace.offset(0), Duration::ZERO);
+        assert_eq!(pace.offset(1), Duration::from_nanos(5_376));
+        assert_eq!(pace.offset(186_000), Duration::from_secs(1));
+        assert_eq!(pace.offset(1_860_000), Duration::from_secs(10));
+        let slow = Pace {
+            rate: 3,
+            connections: 2,
+        };
+        assert_eq!(slow.offset(1), Duration::from_nanos(666_666_666));
+        assert_eq!(slow.offset(3), Duration::from_secs(2));
     }
 }

@@ -101,6 +101,42 @@ pub(crate) struct Latency {
     pub(crate) max_ms: f64,
 }
 
+impl Latency {
+    /// The percentiles of `histogram`; `None` when it is empty.
+    fn of(histogram: &Histogram<u64>) -> Option<Self> {
+        let ms = |us: u64| to_f64(us) / 1000.0;
+        (!histogram.is_empty()).then(|| Self {
+            samples: histogram.len(),
+            p50_ms: ms(histogram.value_at_quantile(0.50)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            p999_ms: ms(histogram.value_at_quantile(0.999)),
+            max_ms: ms(histogram.max()),
+        })
+    }
+}
+
+/// Where a produce request's time went, per request: a message's latency is its wait for the
+/// batch to close, plus these two.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RequestSplit {
+    /// From when the batch was due to close until its request was written: the load
+    /// generator's own delay (waking, building, waiting for its core or an in-flight slot).
+    pub(crate) send_delay: Option<Latency>,
+    /// From the request written until its response was read: the network, the broker, and
+    /// the generator waking to read.
+    pub(crate) round_trip: Option<Latency>,
+}
+
+impl RequestSplit {
+    /// The percentiles of the two per-request histograms.
+    pub(crate) fn new(send_delay: &Histogram<u64>, round_trip: &Histogram<u64>) -> Self {
+        Self {
+            send_delay: Latency::of(send_delay),
+            round_trip: Latency::of(round_trip),
+        }
+    }
+}
+
 /// The result of a bench run.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Report {
@@ -120,6 +156,9 @@ pub(crate) struct Report {
     pub(crate) messages_per_s: f64,
     /// Latency percentiles, when any latency was recorded.
     pub(crate) latency: Option<Latency>,
+    /// Produce only: the per-request split of that latency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) requests: Option<RequestSplit>,
 }
 
 impl Report {
@@ -133,14 +172,6 @@ impl Report {
         let messages = progress.messages.load(Ordering::Relaxed);
         let bytes = progress.bytes.load(Ordering::Relaxed);
         let secs = elapsed.as_secs_f64().max(1e-9);
-        let ms = |us: u64| to_f64(us) / 1000.0;
-        let latency = (!histogram.is_empty()).then(|| Latency {
-            samples: histogram.len(),
-            p50_ms: ms(histogram.value_at_quantile(0.50)),
-            p99_ms: ms(histogram.value_at_quantile(0.99)),
-            p999_ms: ms(histogram.value_at_quantile(0.999)),
-            max_ms: ms(histogram.max()),
-        });
         Self {
             kind,
             messages,
@@ -149,8 +180,16 @@ impl Report {
             elapsed_s: elapsed.as_secs_f64(),
             mb_per_s: to_mb(bytes) / secs,
             messages_per_s: to_f64(messages) / secs,
-            latency,
+            latency: Latency::of(histogram),
+            requests: None,
         }
+    }
+
+    /// Adds the per-request split of a produce run.
+    #[must_use]
+    pub(crate) fn with_requests(mut self, split: RequestSplit) -> Self {
+        self.requests = Some(split);
+        self
     }
 
     /// Prints the report: JSON on stdout, or a few human lines.
@@ -178,6 +217,19 @@ impl Report {
                 "latency ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
                 l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms
             );
+        }
+        if let Some(split) = &self.requests {
+            for (what, l) in [
+                ("send delay", &split.send_delay),
+                ("round trip", &split.round_trip),
+            ] {
+                if let Some(l) = l {
+                    println!(
+                        "  per request, {what} ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+                        l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms
+                    );
+                }
+            }
         }
         Ok(())
     }
