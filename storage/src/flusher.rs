@@ -64,13 +64,13 @@ impl Lane {
         Ok(Self { tx, waiting })
     }
 
-    /// Queues `job`; gives it back if the thread is gone.
-    fn send(&self, job: Job) -> Result<(), Job> {
+    /// Queues `job`; runs it here and now if the thread is gone.
+    fn run(&self, job: Job) {
         self.waiting.fetch_add(1, Ordering::AcqRel);
-        self.tx.send(job).map_err(|unsent| {
+        if let Err(unsent) = self.tx.send(job) {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            unsent.0
-        })
+            (unsent.0)();
+        }
     }
 }
 
@@ -111,14 +111,10 @@ impl Flusher {
             .iter()
             .find(|lane| lane.waiting.load(Ordering::Acquire) <= CALM_BACKLOG)
             .or(self.lanes.last());
-        let job = match lane {
-            Some(lane) => match lane.send(job) {
-                Ok(()) => return,
-                Err(job) => job,
-            },
-            None => job,
-        };
-        job();
+        match lane {
+            Some(lane) => lane.run(job),
+            None => job(),
+        }
     }
 
     /// Waits until every job submitted before the call has run, in every lane.
@@ -127,11 +123,9 @@ impl Flusher {
         let (done, finished) = channel();
         for lane in &self.lanes {
             let done = done.clone();
-            if let Err(job) = lane.send(Box::new(move || {
+            lane.run(Box::new(move || {
                 let _ = done.send(());
-            })) {
-                job();
-            }
+            }));
         }
         drop(done);
         while finished.recv().is_ok() {}
