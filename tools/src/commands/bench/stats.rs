@@ -113,6 +113,14 @@ impl Latency {
             max_ms: ms(histogram.max()),
         })
     }
+
+    /// The percentiles for people: `p50 0.379  p99 26.200  p99.9 40.300  max 45.200`.
+    fn line(&self) -> String {
+        format!(
+            "p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
+            self.p50_ms, self.p99_ms, self.p999_ms, self.max_ms
+        )
+    }
 }
 
 /// Where a produce request's time went, per request: a message's latency is its wait for the
@@ -213,10 +221,7 @@ impl Report {
             }
         );
         if let Some(l) = &self.latency {
-            println!(
-                "latency ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
-                l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms
-            );
+            println!("latency ms: {}", l.line());
         }
         if let Some(split) = &self.requests {
             for (what, l) in [
@@ -224,10 +229,7 @@ impl Report {
                 ("round trip", &split.round_trip),
             ] {
                 if let Some(l) = l {
-                    println!(
-                        "  per request, {what} ms: p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
-                        l.p50_ms, l.p99_ms, l.p999_ms, l.max_ms
-                    );
+                    println!("  per request, {what} ms: {}", l.line());
                 }
             }
         }
