@@ -319,6 +319,12 @@ def main():
     p.add_argument("--skip-limits", action="store_true")
     p.add_argument("--iperf-seconds", type=int, default=5)
     p.add_argument("--disk-mib", type=int, default=1024)
+    p.add_argument("--floor-seconds", type=float, default=10,
+                   help="seconds of the latency-floor probe (a clock-reading loop per core)")
+    p.add_argument("--guest-halt-poll-ns", type=int,
+                   help="on a KVM guest, set the cpuidle-haltpoll window for the whole run "
+                        "(and put it back after): how long an idle core polls before it "
+                        "halts; recorded in the results either way")
     p.add_argument("--data-root", default="/tmp/fjord-bench")
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--out", help="results JSON (default benches/e2e/results/<date>.json)")
@@ -344,6 +350,19 @@ def main():
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    with machine.guest_halt_poll(opts.guest_halt_poll_ns):
+        results = run_all(opts, brokers, loads, chosen, stamp, log)
+    os.makedirs(os.path.dirname(opts.out), exist_ok=True)
+    with open(opts.out, "w") as f:
+        json.dump(results, f, indent=1)
+    log(f"wrote {opts.out}")
+    if opts.plot == "auto":
+        log(report.plot(results, os.path.splitext(opts.out)[0] + ".png"))
+    print(report.markdown(results))
+
+
+def run_all(opts, brokers, loads, chosen, stamp, log):
+    """The machine's limits, then every round of every workload; returns the results."""
     log(f"load average now: {os.getloadavg()}; logs in {opts.log_dir}")
     results = {
         "date": stamp,
@@ -352,8 +371,9 @@ def main():
         "workloads": {w.name: w.title for w in chosen},
     }
     if not opts.skip_limits:
-        log("measuring machine limits (iperf3, dd, fsync, memcpy)")
-        results["limits"] = machine.limits(opts.data_root, opts.iperf_seconds, opts.disk_mib)
+        log("measuring machine limits (iperf3, dd, fsync, memcpy, latency floor)")
+        results["limits"] = machine.limits(opts.data_root, opts.iperf_seconds, opts.disk_mib,
+                                           opts.floor_seconds)
         log(f"  {results['limits']}")
     runners = [Runner(opts, label, cmd, load, log) for label, cmd in brokers for load in loads]
     runs = []
@@ -372,13 +392,7 @@ def main():
                 runs.append(record)
     results["runs"] = runs
     results["summary"] = summarize(runs, results.get("limits"))
-    os.makedirs(os.path.dirname(opts.out), exist_ok=True)
-    with open(opts.out, "w") as f:
-        json.dump(results, f, indent=1)
-    log(f"wrote {opts.out}")
-    if opts.plot == "auto":
-        log(report.plot(results, os.path.splitext(opts.out)[0] + ".png"))
-    print(report.markdown(results))
+    return results
 
 
 def log_record(record, log):

@@ -1,13 +1,20 @@
 """The machine: its description and its physical limits, measured in the same session as the
 workloads so every result can be shown as a fraction of what the hardware does."""
 
+import contextlib
+import json
 import os
 import platform
 import re
 import subprocess
+import sys
 import time
 
 MIB = 1024 * 1024
+# A KVM guest's halt-polling window (the cpuidle-haltpoll driver), in ns.
+HALT_POLL_NS = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"
+# Gaps in a spinning loop shorter than this are the loop's own cost, not the machine's noise.
+SPIN_GAP_NS = 5_000
 
 
 def _run(args):
@@ -25,7 +32,52 @@ def describe():
         "kernel": platform.release(),
         "cpus": os.cpu_count(),
         "loadavg": os.getloadavg(),
+        "idle": idle_policy(),
     }
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def idle_policy():
+    """How an idle core waits: the cpuidle driver and governor, and the guest halt-polling
+    window. With the window at 0 a virtual machine's idle core halts at once, and waking it
+    again costs an exit to the hypervisor: on the 2 vCPU guest of 2026-12-02 that cost the
+    broker nearly a fifth of its CPU time in W3, and raised its p99 (docs/benchmarks.md)."""
+    poll = _read(HALT_POLL_NS)
+    return {
+        "cpuidle_driver": _read("/sys/devices/system/cpu/cpuidle/current_driver"),
+        "cpuidle_governor": _read("/sys/devices/system/cpu/cpuidle/current_governor"),
+        "guest_halt_poll_ns": int(poll) if poll and poll.isdigit() else None,
+    }
+
+
+@contextlib.contextmanager
+def guest_halt_poll(ns):
+    """Sets the guest halt-polling window to `ns` for the duration, then puts it back; does
+    nothing when `ns` is None."""
+    if ns is None:
+        yield
+        return
+    before = _read(HALT_POLL_NS)
+    if before is None:
+        raise SystemExit(f"--guest-halt-poll-ns: {HALT_POLL_NS} is missing "
+                         "(not a KVM guest with the cpuidle-haltpoll driver)")
+    try:
+        with open(HALT_POLL_NS, "w") as f:
+            f.write(str(ns))
+    except OSError as e:
+        raise SystemExit(f"--guest-halt-poll-ns: cannot write {HALT_POLL_NS}: {e}") from e
+    try:
+        yield
+    finally:
+        with open(HALT_POLL_NS, "w") as f:
+            f.write(before)
 
 
 def loopback_mb_s(seconds):
@@ -111,7 +163,68 @@ def memcpy_mb_s(size_mib=256, rounds=8):
     return best
 
 
-def limits(scratch_dir, iperf_seconds, disk_mib):
+def spin_gaps(seconds):
+    """Reads the clock in a loop for `seconds` and returns the total time and every gap
+    between two readings longer than SPIN_GAP_NS, in ns: the time this thread did not run."""
+    now = time.perf_counter_ns
+    start = prev = now()
+    end = start + int(seconds * 1e9)
+    gaps = []
+    while prev < end:
+        t = now()
+        if t - prev > SPIN_GAP_NS:
+            gaps.append(t - prev)
+        prev = t
+    return prev - start, gaps
+
+
+def open_loop_quantile(total_ns, gaps, p):
+    """The latency exceeded by a fraction `p` of events due uniformly in time on a thread
+    that only lost `gaps`: an event due during a gap waits for what is left of it, so the
+    fraction waiting longer than x is the sum of max(0, gap - x) over the total time."""
+    budget = p * total_ns
+    top = sorted(gaps, reverse=True)
+    tail = 0
+    for k, g in enumerate(top, start=1):
+        tail += g
+        following = top[k] if k < len(top) else 0
+        # With the k longest gaps counted, f(x) = (tail - k x) / total on [following, g].
+        x = (tail - budget) / k
+        if following <= x <= g:
+            return x
+    return 0.0
+
+
+def latency_floor(seconds, cores=(0, 1)):
+    """Per core, the open-loop latency floor: p99, p99.9 and the longest stall of a thread
+    pinned there that does nothing but read the clock, all cores at once: the tail the
+    machine alone gives a thread that is always ready to run."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = ("import json, os, sys, machine; os.sched_setaffinity(0, {int(sys.argv[1])}); "
+            "print(json.dumps(machine.spin_gaps(float(sys.argv[2]))))")
+    procs = {core: subprocess.Popen([sys.executable, "-c", code, str(core), str(seconds)],
+                                    cwd=here, stdout=subprocess.PIPE, text=True)
+             for core in cores}
+    floors = {}
+    for core, proc in procs.items():
+        try:
+            out, _ = proc.communicate(timeout=seconds + 60)
+            total, gaps = json.loads(out)
+        except (ValueError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+            floors[str(core)] = None
+            continue
+        floors[str(core)] = {
+            "p99_ms": open_loop_quantile(total, gaps, 0.01) / 1e6,
+            "p999_ms": open_loop_quantile(total, gaps, 0.001) / 1e6,
+            "max_ms": max(gaps, default=0) / 1e6,
+            "lost_fraction": sum(gaps) / total,
+        }
+    return floors
+
+
+def limits(scratch_dir, iperf_seconds, disk_mib, floor_seconds=10):
     """All limits, MiB/s unless named otherwise."""
     os.makedirs(scratch_dir, exist_ok=True)
     write, read = disk_mb_s(scratch_dir, disk_mib)
@@ -121,4 +234,5 @@ def limits(scratch_dir, iperf_seconds, disk_mib):
         "disk_read_mb_s": read,
         "fsync_64k_per_s": fsyncs_per_s(scratch_dir),
         "memcpy_mb_s": memcpy_mb_s(),
+        "latency_floor": latency_floor(floor_seconds),
     }

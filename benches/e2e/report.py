@@ -37,7 +37,23 @@ def limits_table(limits):
     ]
     out = ["| limit | value |", "|---|---|"]
     out += [f"| {name} | {_f(v, 0)} {unit} |" for name, v, unit in rows]
+    for core, floor in sorted((limits.get("latency_floor") or {}).items()):
+        if floor:
+            out.append(f"| open-loop latency floor, core {core} (a thread reading the clock; "
+                       f"p99 / p99.9 / longest stall) | {_f(floor['p99_ms'], 2)} / "
+                       f"{_f(floor['p999_ms'], 2)} / {_f(floor['max_ms'], 2)} ms |")
     return "\n".join(out)
+
+
+def idle_line(machine):
+    """How the machine's idle cores waited during the run, when the results say."""
+    idle = (machine or {}).get("idle")
+    if not idle:
+        return None
+    poll = idle.get("guest_halt_poll_ns")
+    return (f"Idle cores: cpuidle driver {idle.get('cpuidle_driver') or 'unknown'}, governor "
+            f"{idle.get('cpuidle_governor') or 'unknown'}, guest halt polling "
+            + ("not available" if poll is None else f"{poll:,} ns") + ".")
 
 
 def series(record):
@@ -156,6 +172,9 @@ def workload_table(name, runs, summary, limits):
 
 def markdown(results):
     parts = []
+    idle = idle_line(results.get("machine"))
+    if idle:
+        parts.append(idle)
     limits = results.get("limits")
     if limits:
         parts.append(limits_table(limits))

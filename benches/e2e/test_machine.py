@@ -1,0 +1,57 @@
+"""Tests of the harness's machine probes and how the report shows them (run by scripts/test)."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import machine  # noqa: E402
+import report  # noqa: E402
+
+
+def test_an_event_waits_for_what_is_left_of_the_stall_it_lands_in():
+    # 1% of 1000 ns is 10 ns of events: those due in the first 10 ns of the 100 ns stall,
+    # which wait 90 ns or more.
+    assert machine.open_loop_quantile(1000, [100, 10], 0.01) == 90
+    # 7% needs both stalls: (100 - x) + (50 - x) = 70 gives x = 40.
+    assert machine.open_loop_quantile(1000, [50, 100], 0.07) == 40
+
+
+def test_a_thread_that_lost_less_than_the_fraction_has_no_floor():
+    assert machine.open_loop_quantile(1000, [5, 3], 0.01) == 0
+    assert machine.open_loop_quantile(1000, [], 0.001) == 0
+
+
+def test_spin_gaps_times_the_loop_and_keeps_only_gaps_longer_than_its_own_cost():
+    total, gaps = machine.spin_gaps(0.05)
+    assert total >= 50_000_000
+    assert all(g > machine.SPIN_GAP_NS for g in gaps)
+    assert sum(gaps) <= total
+
+
+def test_the_halt_polling_window_is_set_for_the_run_and_put_back(tmp_path, monkeypatch):
+    knob = tmp_path / "guest_halt_poll_ns"
+    knob.write_text("0\n")
+    monkeypatch.setattr(machine, "HALT_POLL_NS", str(knob))
+    with machine.guest_halt_poll(200_000):
+        assert knob.read_text() == "200000"
+        assert machine.idle_policy()["guest_halt_poll_ns"] == 200_000
+    assert knob.read_text() == "0"
+    with machine.guest_halt_poll(None):
+        assert knob.read_text() == "0"
+
+
+def test_the_report_shows_the_idle_policy_and_each_core_floor():
+    assert report.idle_line({"idle": {"cpuidle_driver": "haltpoll", "cpuidle_governor": "haltpoll",
+                                      "guest_halt_poll_ns": 200_000}}) == (
+        "Idle cores: cpuidle driver haltpoll, governor haltpoll, guest halt polling 200,000 ns.")
+    assert report.idle_line({"idle": {"cpuidle_driver": None, "cpuidle_governor": None,
+                                      "guest_halt_poll_ns": None}}).endswith(
+        "guest halt polling not available.")
+    assert report.idle_line({}) is None
+    table = report.limits_table({"latency_floor": {
+        "1": {"p99_ms": 0.012, "p999_ms": 1.234, "max_ms": 3.2},
+        "0": None,
+    }})
+    assert "core 1" in table and "0.01 / 1.23 / 3.20 ms" in table
+    assert "floor, core 0" not in table
