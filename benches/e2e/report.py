@@ -130,9 +130,30 @@ def _notes(name, runs, summary, limits):
                          + (" - the broker did not fsync, so this is not a durable run"
                             if not s["fsyncs"] else ""))
     notes += _request_split_notes(runs)
+    notes += _fell_behind_notes(runs)
     for r in [r for r in runs if r.get("fill")][:1]:
         notes.append(f"backlog {r['fill']['bytes'] / 2**20:,.0f} MiB; page cache dropped before "
                      f"reading: {'yes' if r.get('page_cache_dropped') else 'no (not permitted)'}")
+    return notes
+
+
+# A request written this long after its batch closed means the load generator was behind its
+# schedule (its in-flight requests all waiting on the broker), not a stall on its own core.
+FELL_BEHIND_MS = 100
+
+
+def _fell_behind_notes(runs):
+    """The open-loop runs whose load generator fell behind its schedule, and by how much at
+    most: their tails come from a backlog, so they read differently from the other runs'
+    tails. (A run without a rate has no schedule: its requests wait for the broker by design.)"""
+    notes = []
+    for r in runs:
+        if not r.get("rate"):
+            continue
+        delay = (((r.get("result") or {}).get("requests") or {}).get("send_delay") or {})
+        if (delay.get("max_ms") or 0) > FELL_BEHIND_MS:
+            notes.append(f"{series(r)} #{r['round']}: the load generator fell up to "
+                         f"{_f(delay['max_ms'] / 1000, 2)} s behind its schedule")
     return notes
 
 

@@ -1,4 +1,4 @@
-"""Tests of the harness's machine probes and how the report shows them (run by scripts/test)."""
+"""Tests of the harness's machine probes (run by scripts/test)."""
 
 import os
 import sys
@@ -6,7 +6,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import machine  # noqa: E402
-import report  # noqa: E402
 
 
 def test_an_event_waits_for_what_is_left_of_the_stall_it_lands_in():
@@ -39,19 +38,3 @@ def test_the_halt_polling_window_is_set_for_the_run_and_put_back(tmp_path, monke
     assert knob.read_text() == "0"
     with machine.guest_halt_poll(None):
         assert knob.read_text() == "0"
-
-
-def test_the_report_shows_the_idle_policy_and_each_core_floor():
-    assert report.idle_line({"idle": {"cpuidle_driver": "haltpoll", "cpuidle_governor": "haltpoll",
-                                      "guest_halt_poll_ns": 200_000}}) == (
-        "Idle cores: cpuidle driver haltpoll, governor haltpoll, guest halt polling 200,000 ns.")
-    assert report.idle_line({"idle": {"cpuidle_driver": None, "cpuidle_governor": None,
-                                      "guest_halt_poll_ns": None}}).endswith(
-        "guest halt polling not available.")
-    assert report.idle_line({}) is None
-    table = report.limits_table({"latency_floor": {
-        "1": {"p99_ms": 0.012, "p999_ms": 1.234, "max_ms": 3.2},
-        "0": None,
-    }})
-    assert "core 1" in table and "0.01 / 1.23 / 3.20 ms" in table
-    assert "floor, core 0" not in table
