@@ -138,9 +138,9 @@ def _notes(name, runs, summary, limits):
 
 
 # A request written this long after its batch closed means the load generator was behind its
-# schedule, as a rule with all its in-flight requests waiting on the broker: longer than any
-# stall of its own core seen on the 2026-12-02 hosts (at most about 20 ms).
-FELL_BEHIND_MS = 100
+# schedule, as a rule with all its in-flight requests waiting on the broker. In the W3 runs of
+# 2026-12-02 the largest send delay was at most 140 ms, or 1.1-1.5 s in runs that fell behind.
+FELL_BEHIND_MS = 500
 
 
 def _fell_behind_notes(runs):
