@@ -100,6 +100,7 @@ class Runner:
         try:
             record["busy_cores_before"] = wait_quiet(
                 self.opts.max_busy, self.opts.wait_quiet, self.log)
+            record["memory_settle_s"] = machine.wait_memory_settled(self.opts.wait_quiet)
             record["loadavg_before"] = os.getloadavg()[0]
             broker.start()
             self.create_topic(broker, w, logs)

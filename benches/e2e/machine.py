@@ -15,6 +15,11 @@ MIB = 1024 * 1024
 HALT_POLL_NS = "/sys/module/haltpoll/parameters/guest_halt_poll_ns"
 # Gaps in a spinning loop shorter than this are the loop's own cost, not the machine's noise.
 SPIN_GAP_NS = 5_000
+# Free memory this guest has handed back to its host so far, in KiB, on platforms whose
+# page-reporting driver counts it.
+REPORTED_KIB = "/sys/module/page_reporting/parameters/reported_kib"
+# Memory still being handed back at less than this per window counts as settled.
+SETTLED_MIB = 64
 
 
 def _run(args):
@@ -78,6 +83,29 @@ def guest_halt_poll(ns):
     finally:
         with open(HALT_POLL_NS, "w") as f:
             f.write(before)
+
+
+def wait_memory_settled(patience, window_s=4.0, poll_s=0.5):
+    """Waits (up to `patience` seconds) until the guest has all but stopped handing freed
+    memory back to its host: less than SETTLED_MIB reported over the last `window_s`. Returns
+    the seconds waited, or None where the platform does not count what it reports.
+
+    A run that starts while the host takes back the memory the previous run freed (gigabytes,
+    for some seconds) has a tail several times longer (docs/benchmarks.md, fifth session), so
+    every run starts on settled memory, as it starts on an idle CPU."""
+    if _read(REPORTED_KIB) is None:
+        return None
+    start = time.monotonic()
+    seen = [(start, int(_read(REPORTED_KIB) or 0))]
+    while True:
+        now = time.monotonic()
+        recent = [kib for t, kib in seen if t >= now - window_s]
+        if now - start >= window_s and seen[-1][1] - recent[0] < SETTLED_MIB * 1024:
+            return now - start
+        if now - start >= patience:
+            return now - start
+        time.sleep(poll_s)
+        seen.append((time.monotonic(), int(_read(REPORTED_KIB) or 0)))
 
 
 def loopback_mb_s(seconds):

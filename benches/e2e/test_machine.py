@@ -2,6 +2,8 @@
 
 import os
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,3 +40,43 @@ def test_the_halt_polling_window_is_set_for_the_run_and_put_back(tmp_path, monke
     assert knob.read_text() == "0"
     with machine.guest_halt_poll(None):
         assert knob.read_text() == "0"
+
+
+def test_memory_counts_as_settled_once_the_guest_stops_handing_it_back(tmp_path, monkeypatch):
+    reported = tmp_path / "reported_kib"
+    reported.write_text("1000\n")
+    monkeypatch.setattr(machine, "REPORTED_KIB", str(reported))
+    waited = machine.wait_memory_settled(patience=5, window_s=0.2, poll_s=0.02)
+    assert 0.2 <= waited < 5
+
+
+def test_memory_still_being_handed_back_keeps_the_run_waiting_until_patience_ends(
+        tmp_path, monkeypatch):
+    reported = tmp_path / "reported_kib"
+    reported.write_text("0\n")
+    monkeypatch.setattr(machine, "REPORTED_KIB", str(reported))
+    stop = threading.Event()
+
+    def hand_back():
+        kib = 0
+        while not stop.is_set():
+            kib += machine.SETTLED_MIB * 1024
+            # Whole values only, as sysfs reads them: never an empty, half-written file.
+            staged = tmp_path / "staged"
+            staged.write_text(f"{kib}\n")
+            os.replace(staged, reported)
+            time.sleep(0.01)
+
+    writer = threading.Thread(target=hand_back)
+    writer.start()
+    try:
+        waited = machine.wait_memory_settled(patience=0.5, window_s=0.1, poll_s=0.02)
+    finally:
+        stop.set()
+        writer.join()
+    assert waited >= 0.5
+
+
+def test_a_machine_that_does_not_count_reported_memory_is_not_waited_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(machine, "REPORTED_KIB", str(tmp_path / "missing"))
+    assert machine.wait_memory_settled(patience=5) is None
