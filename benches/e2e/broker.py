@@ -24,27 +24,39 @@ def free_port():
         return s.getsockname()[1]
 
 
+def _stat_fields(stat):
+    """The fields of a /proc stat line after the command name, which may hold spaces."""
+    return stat[stat.rindex(")") + 2:].split()
+
+
 def cpu_seconds(pid):
     """User + system CPU seconds of a process (all threads) from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
-    # The command name may hold spaces; fields after it are space separated.
-    fields = stat[stat.rindex(")") + 2:].split()
+        fields = _stat_fields(f.read())
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / CLOCK_TICKS
 
 
-def run_queue_wait_s(pid):
+def run_queue_wait_s(pid, proc="/proc"):
     """Seconds the process's live threads spent runnable but waiting for a CPU
-    (/proc/<pid>/task/*/schedstat, second field): CPU contention felt by the broker."""
-    total = 0
-    for tid in os.listdir(f"/proc/{pid}/task"):
+    (`<proc>/<pid>/task/*/schedstat`, second field), as (threads at nice 0 or below, threads
+    above). A thread that lowered its own priority (fjord's calm flusher lane, at nice 10)
+    waits by design, so only the first is CPU contention felt by the broker's requests."""
+    normal = niced = 0
+    for tid in os.listdir(f"{proc}/{pid}/task"):
+        task = f"{proc}/{pid}/task/{tid}"
         try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-                total += int(f.read().split()[1])
+            with open(f"{task}/schedstat") as f:
+                wait = int(f.read().split()[1])
+            with open(f"{task}/stat") as f:
+                nice = int(_stat_fields(f.read())[16])
         except (OSError, IndexError, ValueError):
             continue  # the thread ended, or schedstats are off
-    return total / 1e9
+        if nice > 0:
+            niced += wait
+        else:
+            normal += wait
+    return normal / 1e9, niced / 1e9
 
 
 def peak_rss_mib(pid):

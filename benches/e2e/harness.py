@@ -112,7 +112,9 @@ class Runner:
             done = loadgen.run_steps(steps, LOAD_CORE, logs)
             cpu1, times1, fsync1 = broker.cpu_seconds(), cpu_times(), self.fsyncs(broker)
             wall = time.monotonic() - began
-            record["broker_run_queue_wait_s"] = broker.run_queue_wait_s() - wait0
+            wait1 = broker.run_queue_wait_s()
+            record["broker_run_queue_wait_s"] = wait1[0] - wait0[0]
+            record["broker_niced_run_queue_wait_s"] = wait1[1] - wait0[1]
             record["peak_rss_mib"] = broker.peak_rss_mib()
             failed = [(s, code) for s, code, _, _ in done if code not in s.ok_exit_codes]
             if failed:
@@ -258,6 +260,7 @@ SUMMARY_FIELDS = {
     "other_cpu_cores": ("other_cpu_cores",),
     "irq_cpu_s": ("irq_cpu_s",),
     "broker_run_queue_wait_s": ("broker_run_queue_wait_s",),
+    "broker_niced_run_queue_wait_s": ("broker_niced_run_queue_wait_s",),
     "fsyncs": ("fsyncs",),
     "rate": ("rate",),
     # W4's consumers, reading while the producers write; latency is end to end.

@@ -139,8 +139,8 @@ def _notes(name, runs, summary, limits):
 
 # A request written this long after its batch closed means the load generator was behind its
 # schedule, as a rule with all its in-flight requests waiting on the broker. In the W3 runs of
-# 2026-12-02 the largest send delay was at most 140 ms, or 1.1-1.5 s in runs that fell behind.
-FELL_BEHIND_MS = 500
+# 2026-12-02 the largest send delay was at most 140 ms, or 0.44-1.5 s in runs that fell behind.
+FELL_BEHIND_MS = 250
 
 
 def _fell_behind_notes(runs):
