@@ -27,12 +27,10 @@ pub enum Origin {
         /// What it does, in a line, and the `fjord` flag that sets it.
         doc: &'static str,
     },
-    /// The broker-wide default of a topic setting: Fjord has no flag for these, so they are
-    /// always Kafka's defaults, taken from the topic table so the two cannot disagree.
-    TopicDefault {
-        /// The topic setting's name.
-        topic_config: &'static str,
-    },
+    /// The broker-wide default of a topic setting ([`BrokerConfigDef::topic_config`]): Fjord
+    /// has no flag for these, so they are always Kafka's defaults, taken from the topic table
+    /// so the two cannot disagree.
+    TopicDefault,
 }
 
 /// One broker setting: Kafka's name for it and where its value comes from.
@@ -40,6 +38,9 @@ pub enum Origin {
 pub struct BrokerConfigDef {
     /// Kafka's name.
     pub name: &'static str,
+    /// The topic setting this is the broker-wide form of, if any (`retention.ms` for
+    /// `log.retention.ms`): a topic that does not set it takes this value.
+    pub topic_config: Option<&'static str>,
     /// Where the value comes from.
     pub origin: Origin,
 }
@@ -50,6 +51,8 @@ pub struct BrokerConfigDef {
 pub struct DescribedSetting {
     /// Kafka's name.
     pub name: &'static str,
+    /// The topic setting this is the broker-wide form of, if any.
+    pub topic_config: Option<&'static str>,
     /// The value in force (`None` for null).
     pub value: Option<String>,
     /// The value when nothing sets it (`None` for null).
@@ -71,6 +74,7 @@ const fn setting(
 ) -> BrokerConfigDef {
     BrokerConfigDef {
         name,
+        topic_config: None,
         origin: Origin::Setting {
             kind,
             value,
@@ -80,10 +84,19 @@ const fn setting(
     }
 }
 
+/// A setting that a `fjord` flag sets and that is also the broker-wide form of a topic setting.
+const fn topic_setting(topic_config: &'static str, setting: BrokerConfigDef) -> BrokerConfigDef {
+    BrokerConfigDef {
+        topic_config: Some(topic_config),
+        ..setting
+    }
+}
+
 const fn topic_default(name: &'static str, topic_config: &'static str) -> BrokerConfigDef {
     BrokerConfigDef {
         name,
-        origin: Origin::TopicDefault { topic_config },
+        topic_config: Some(topic_config),
+        origin: Origin::TopicDefault,
     }
 }
 
@@ -232,12 +245,15 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
     ),
     // The broker-wide form of flush.messages: fsync before acknowledging is flushing every
     // message, so this reads 1 under --fsync-before-ack.
-    setting(
-        "log.flush.interval.messages",
-        ConfigType::Long,
-        |c| Some(if c.fsync_before_ack { "1" } else { LONG_MAX }.into()),
-        Some(LONG_MAX),
-        "Messages appended between fsyncs; 1 fsyncs every append before acknowledging it (--fsync-before-ack).",
+    topic_setting(
+        "flush.messages",
+        setting(
+            "log.flush.interval.messages",
+            ConfigType::Long,
+            |c| Some(if c.fsync_before_ack { "1" } else { LONG_MAX }.into()),
+            Some(LONG_MAX),
+            "Messages appended between fsyncs; 1 fsyncs every append before acknowledging it (--fsync-before-ack).",
+        ),
     ),
     topic_default("log.flush.interval.ms", "flush.ms"),
     topic_default("log.index.interval.bytes", "index.interval.bytes"),
@@ -331,6 +347,7 @@ impl BrokerConfigDef {
                 let value = value(config);
                 Some(DescribedSetting {
                     name: self.name,
+                    topic_config: self.topic_config,
                     is_default: value.as_deref() == *default,
                     value,
                     default: *default,
@@ -338,10 +355,11 @@ impl BrokerConfigDef {
                     doc,
                 })
             }
-            Origin::TopicDefault { topic_config } => {
-                let def = topic_config_def(topic_config)?;
+            Origin::TopicDefault => {
+                let def = topic_config_def(self.topic_config?)?;
                 Some(DescribedSetting {
                     name: self.name,
+                    topic_config: self.topic_config,
                     value: Some(def.default.to_string()),
                     default: Some(def.default),
                     is_default: true,
@@ -380,13 +398,19 @@ mod tests {
 
     #[test]
     fn every_topic_setting_with_a_broker_default_is_listed() {
-        // remote.storage.enable has no broker-wide form in Kafka; flush.messages has one
-        // (log.flush.interval.messages) that a flag sets, so it is a setting row.
-        let without = ["remote.storage.enable", "flush.messages"];
+        // remote.storage.enable has no broker-wide form in Kafka.
+        let without = ["remote.storage.enable"];
         for def in TOPIC_CONFIGS.iter().filter(|d| !without.contains(&d.name)) {
-            let listed = BROKER_CONFIGS.iter().any(|b| {
-                matches!(b.origin, Origin::TopicDefault { topic_config } if topic_config == def.name)
-            });
+            let rows = BROKER_CONFIGS
+                .iter()
+                .filter(|b| b.topic_config == Some(def.name))
+                .count();
+            assert!(
+                rows <= 1,
+                "{rows} broker rows for topic setting {}",
+                def.name
+            );
+            let listed = rows == 1;
             assert!(
                 listed,
                 "no broker default row for topic setting {}",

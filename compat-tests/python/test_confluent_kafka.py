@@ -169,6 +169,32 @@ def test_describe_configs_defaults(broker):
         assert entries[name].is_default, ctx(f"{scenario}: {name} is_default")
 
 
+def test_describe_configs_synonyms_name_the_broker_wide_forms(broker_factory):
+    scenario = ("DescribeConfigs TOPIC synonyms: the topic's own value, then its broker-wide form "
+                "(log.retention.ms), which a broker flag may set (log.flush.interval.messages)")
+    b = broker_factory("--fsync-before-ack")
+    create_topic(b, "synonyms", 1, {"retention.ms": "3600000"})
+    res = ConfigResource(ResourceType.TOPIC, "synonyms")
+    entries = admin(b).describe_configs([res], request_timeout=T)[res].result(timeout=T)
+
+    def listed(name):
+        e = entries[name]
+        # The client keys synonyms by name, so of two under one name it keeps the last.
+        return (e.value, ConfigSource(e.source),
+                [(s.name, s.value, ConfigSource(s.source)) for s in e.synonyms.values()])
+
+    assert listed("retention.ms") == ("3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG, [
+        ("retention.ms", "3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG),
+        ("log.retention.ms", "604800000", ConfigSource.DEFAULT_CONFIG),
+    ]), ctx(f"{scenario}: retention.ms {listed('retention.ms')}")
+    assert listed("segment.bytes") == ("1073741824", ConfigSource.DEFAULT_CONFIG, [
+        ("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),
+    ]), ctx(f"{scenario}: segment.bytes {listed('segment.bytes')}")
+    assert listed("flush.messages") == ("1", ConfigSource.STATIC_BROKER_CONFIG, [
+        ("log.flush.interval.messages", "9223372036854775807", ConfigSource.DEFAULT_CONFIG),
+    ]), ctx(f"{scenario}: flush.messages {listed('flush.messages')}")
+
+
 def test_keys_headers_and_per_key_order(broker):
     scenario = "keyed records with headers keep their bytes, and each key its order"
     create_topic(broker, "keyed", 3)

@@ -13,8 +13,8 @@ use crate::broker::Broker;
 use crate::dispatch::RequestContext;
 use crate::error::{config_error_code, topic_error_code};
 use crate::handlers::create_partitions::MAX_NEW_PARTITIONS;
-use crate::handlers::describe_configs::{source, TOPIC_CONFIG_SOURCE_DEFAULT};
-use crate::topic_config::{TopicConfig, TOPIC_CONFIGS};
+use crate::handlers::describe_configs::topic_values;
+use crate::topic_config::TopicConfig;
 
 /// Answers CreateTopics.
 pub async fn handle(
@@ -162,22 +162,15 @@ fn create_one(broker: &Broker, topic: CreatableTopic, validate_only: bool) -> Cr
         num_partitions: partitions,
         replication_factor: 1,
         configs: Some(
-            TOPIC_CONFIGS
-                .iter()
-                .filter_map(|def| {
-                    let (value, overridden) = config.get(def.name)?;
-                    Some(CreatableTopicConfigs {
-                        name: def.name.to_string(),
-                        value: Some(value.to_string()),
-                        read_only: false,
-                        config_source: if overridden {
-                            source::TOPIC_CONFIG
-                        } else {
-                            TOPIC_CONFIG_SOURCE_DEFAULT
-                        },
-                        is_sensitive: false,
-                        ..Default::default()
-                    })
+            topic_values(&config, &broker.config)
+                .into_iter()
+                .map(|(name, value, source)| CreatableTopicConfigs {
+                    name: name.to_string(),
+                    value,
+                    read_only: false,
+                    config_source: source,
+                    is_sensitive: false,
+                    ..Default::default()
                 })
                 .collect(),
         ),

@@ -8,9 +8,10 @@ use fjord_protocol::messages::describe_configs_response::{
 use fjord_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use crate::broker::Broker;
-use crate::broker_config::describe_all;
+use crate::broker_config::{describe_all, DescribedSetting};
+use crate::config::Config;
 use crate::dispatch::RequestContext;
-use crate::topic_config::{ConfigType, TOPIC_CONFIGS};
+use crate::topic_config::{ConfigType, TopicConfig, TOPIC_CONFIGS};
 
 /// Resource types of DescribeConfigs and AlterConfigs.
 pub mod resource {
@@ -30,9 +31,6 @@ pub mod source {
     pub const DEFAULT_CONFIG: i8 = 5;
 }
 
-/// The source reported for a topic setting left at its default.
-pub const TOPIC_CONFIG_SOURCE_DEFAULT: i8 = source::DEFAULT_CONFIG;
-
 /// One described setting, before it is put into the response.
 struct Entry {
     name: &'static str,
@@ -41,7 +39,16 @@ struct Entry {
     read_only: bool,
     kind: ConfigType,
     doc: &'static str,
-    default: Option<&'static str>,
+    synonyms: Vec<Synonym>,
+}
+
+/// One place a setting's value may come from, as DescribeConfigs lists them: the one in force
+/// first, then those it overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Synonym {
+    name: &'static str,
+    value: Option<String>,
+    source: i8,
 }
 
 /// Answers DescribeConfigs.
@@ -86,7 +93,7 @@ fn describe(
     };
     let entries = match resource.resource_type {
         resource::TOPIC => match broker.topics.get(&resource.resource_name) {
-            Some(topic) => topic_entries(&topic.config()),
+            Some(topic) => topic_entries(&topic.config(), &describe_all(&broker.config)),
             None => {
                 return error(
                     ErrorCode::UnknownTopicOrPartition,
@@ -129,7 +136,19 @@ fn describe(
             is_default: version == 0 && e.source == source::DEFAULT_CONFIG,
             config_source: if version >= 1 { e.source } else { -1 },
             is_sensitive: false,
-            synonyms: if synonyms { synonyms_of(&e) } else { vec![] },
+            synonyms: if synonyms {
+                e.synonyms
+                    .into_iter()
+                    .map(|s| DescribeConfigsSynonym {
+                        name: s.name.to_string(),
+                        value: s.value,
+                        source: s.source,
+                        ..Default::default()
+                    })
+                    .collect()
+            } else {
+                vec![]
+            },
             config_type: if version >= 3 { e.kind as i8 } else { 0 },
             documentation: (documentation && version >= 3).then(|| e.doc.to_string()),
             ..Default::default()
@@ -145,44 +164,80 @@ fn describe(
     }
 }
 
-/// The value in force first, then the default it overrides.
-fn synonyms_of(e: &Entry) -> Vec<DescribeConfigsSynonym> {
-    let mut out = vec![DescribeConfigsSynonym {
-        name: e.name.to_string(),
-        value: e.value.clone(),
-        source: e.source,
-        ..Default::default()
-    }];
-    if let Some(default) = e.default.filter(|_| e.source != source::DEFAULT_CONFIG) {
-        out.push(DescribeConfigsSynonym {
-            name: e.name.to_string(),
-            value: Some(default.to_string()),
+/// Where the value in force comes from: its first synonym, or nowhere but Kafka's default.
+fn source_of(synonyms: &[Synonym]) -> i8 {
+    synonyms
+        .first()
+        .map_or(source::DEFAULT_CONFIG, |s| s.source)
+}
+
+/// A broker setting's synonyms: its value in force, then the default that value overrides.
+fn broker_synonyms(setting: &DescribedSetting) -> Vec<Synonym> {
+    if setting.is_default {
+        return vec![Synonym {
+            name: setting.name,
+            value: setting.value.clone(),
             source: source::DEFAULT_CONFIG,
-            ..Default::default()
-        });
+        }];
     }
+    let mut out = vec![Synonym {
+        name: setting.name,
+        value: setting.value.clone(),
+        source: source::STATIC_BROKER_CONFIG,
+    }];
+    out.extend(setting.default.map(|d| Synonym {
+        name: setting.name,
+        value: Some(d.to_string()),
+        source: source::DEFAULT_CONFIG,
+    }));
     out
 }
 
-fn topic_entries(config: &crate::topic_config::TopicConfig) -> Vec<Entry> {
+/// A topic's settings. As in Kafka, one the topic does not set takes its broker-wide form
+/// (`log.retention.ms` for `retention.ms`), and the synonyms name that form: the topic's own
+/// value first, then the broker's, then the broker's default. The source is the first
+/// synonym's.
+fn topic_entries(config: &TopicConfig, broker: &[DescribedSetting]) -> Vec<Entry> {
     TOPIC_CONFIGS
         .iter()
         .filter_map(|def| {
             let (value, overridden) = config.get(def.name)?;
+            let broker_form = broker.iter().find(|b| b.topic_config == Some(def.name));
+            let mut synonyms: Vec<Synonym> = overridden
+                .then(|| Synonym {
+                    name: def.name,
+                    value: Some(value.to_string()),
+                    source: source::TOPIC_CONFIG,
+                })
+                .into_iter()
+                .collect();
+            synonyms.extend(broker_form.map(broker_synonyms).unwrap_or_default());
+            let value = match broker_form {
+                Some(b) if !overridden => b.value.clone(),
+                _ => Some(value.to_string()),
+            };
             Some(Entry {
                 name: def.name,
-                value: Some(value.to_string()),
-                source: if overridden {
-                    source::TOPIC_CONFIG
-                } else {
-                    source::DEFAULT_CONFIG
-                },
+                value,
+                source: source_of(&synonyms),
                 read_only: false,
                 kind: def.kind,
                 doc: def.doc,
-                default: Some(def.default),
+                synonyms,
             })
         })
+        .collect()
+}
+
+/// A topic's settings as CreateTopics reports them: name, value in force and its source, the
+/// same as DescribeConfigs gives.
+pub(crate) fn topic_values(
+    config: &TopicConfig,
+    broker: &Config,
+) -> Vec<(&'static str, Option<String>, i8)> {
+    topic_entries(config, &describe_all(broker))
+        .into_iter()
+        .map(|e| (e.name, e.value, e.source))
         .collect()
 }
 
@@ -191,18 +246,115 @@ fn topic_entries(config: &crate::topic_config::TopicConfig) -> Vec<Entry> {
 fn broker_entries(broker: &Broker) -> Vec<Entry> {
     describe_all(&broker.config)
         .into_iter()
-        .map(|d| Entry {
-            name: d.name,
-            source: if d.is_default {
-                source::DEFAULT_CONFIG
-            } else {
-                source::STATIC_BROKER_CONFIG
-            },
-            value: d.value,
-            read_only: true,
-            kind: d.kind,
-            doc: d.doc,
-            default: d.default,
+        .map(|d| {
+            let synonyms = broker_synonyms(&d);
+            Entry {
+                name: d.name,
+                source: source_of(&synonyms),
+                value: d.value,
+                read_only: true,
+                kind: d.kind,
+                doc: d.doc,
+                synonyms,
+            }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synonyms(entries: &[Entry], name: &str) -> (Option<String>, i8, Vec<Synonym>) {
+        let e = entries.iter().find(|e| e.name == name).unwrap();
+        (e.value.clone(), e.source, e.synonyms.clone())
+    }
+
+    fn synonym(name: &'static str, value: &str, source: i8) -> Synonym {
+        Synonym {
+            name,
+            value: Some(value.to_string()),
+            source,
+        }
+    }
+
+    #[test]
+    fn a_topic_setting_names_its_broker_wide_form_as_its_default() {
+        let broker = describe_all(&Config::for_tests(std::path::Path::new("data")));
+        let topic = TopicConfig::from_overrides([("retention.ms", "3600000")]).unwrap();
+        let entries = topic_entries(&topic, &broker);
+        assert_eq!(
+            synonyms(&entries, "retention.ms"),
+            (
+                Some("3600000".into()),
+                source::TOPIC_CONFIG,
+                vec![
+                    synonym("retention.ms", "3600000", source::TOPIC_CONFIG),
+                    synonym("log.retention.ms", "604800000", source::DEFAULT_CONFIG),
+                ]
+            )
+        );
+        assert_eq!(
+            synonyms(&entries, "max.message.bytes"),
+            (
+                Some("1048588".into()),
+                source::DEFAULT_CONFIG,
+                vec![synonym(
+                    "message.max.bytes",
+                    "1048588",
+                    source::DEFAULT_CONFIG
+                )]
+            )
+        );
+    }
+
+    #[test]
+    fn a_topic_setting_left_unset_takes_the_brokers_flag() {
+        let mut config = Config::for_tests(std::path::Path::new("data"));
+        config.fsync_before_ack = true;
+        let broker = describe_all(&config);
+        let entries = topic_entries(&TopicConfig::default(), &broker);
+        assert_eq!(
+            synonyms(&entries, "flush.messages"),
+            (
+                Some("1".into()),
+                source::STATIC_BROKER_CONFIG,
+                vec![
+                    synonym(
+                        "log.flush.interval.messages",
+                        "1",
+                        source::STATIC_BROKER_CONFIG
+                    ),
+                    synonym(
+                        "log.flush.interval.messages",
+                        "9223372036854775807",
+                        source::DEFAULT_CONFIG
+                    ),
+                ]
+            )
+        );
+    }
+
+    #[test]
+    fn a_topic_setting_without_a_broker_wide_form_has_no_default_synonym() {
+        let broker = describe_all(&Config::for_tests(std::path::Path::new("data")));
+        let unset = topic_entries(&TopicConfig::default(), &broker);
+        assert_eq!(
+            synonyms(&unset, "remote.storage.enable"),
+            (Some("false".into()), source::DEFAULT_CONFIG, vec![])
+        );
+        let set = TopicConfig::from_overrides([("remote.storage.enable", "false")]).unwrap();
+        assert_eq!(
+            synonyms(&topic_entries(&set, &broker), "remote.storage.enable"),
+            (
+                Some("false".into()),
+                source::TOPIC_CONFIG,
+                vec![synonym(
+                    "remote.storage.enable",
+                    "false",
+                    source::TOPIC_CONFIG
+                )]
+            )
+        );
+    }
 }
