@@ -108,3 +108,7 @@ def test_compaction_keeps_the_latest_value_per_key(broker_factory, codec):
     assert sorted(kept_from_round_0) == sorted(KEYS[len(KEYS) // 2 :]), ctx(
         f"{scenario}: round 0's batch keeps exactly the keys never rewritten: {kept_from_round_0}"
     )
+    # A segment that compaction emptied leaves the log, but for the first.
+    logs = sorted((broker.data_dir / f"{topic}-0").glob("*.log"))
+    emptied = [p.name for p in logs[1:] if p.stat().st_size == 0]
+    assert emptied == [], ctx(f"{scenario}: emptied segments left on disk: {emptied} of {len(logs)}")

@@ -317,6 +317,74 @@ fn compact_delete_compacts_and_expires_whole_segments() {
 }
 
 #[test]
+fn segments_compaction_empties_are_removed_all_but_the_first() {
+    let dir = test_dir();
+    let log = Log::open(dir.path(), config()).unwrap();
+    // Twelve rounds of the same five keys: only the latest rounds keep records.
+    let before = fill(&log, 12);
+    let bases_before = log.segment_base_offsets();
+    let sealed_end = *bases_before.last().unwrap();
+    let report = log.compact(0).unwrap();
+    assert!(report.segments_removed > 0, "{report:?}");
+    let bases = log.segment_base_offsets();
+    assert_eq!(bases.len(), bases_before.len() - report.segments_removed);
+    assert_eq!(bases[0], bases_before[0], "the first segment stays");
+    assert_eq!(log.log_start_offset(), 0);
+    assert_eq!(log.log_end_offset(), 60, "offsets unchanged");
+    let on_disk = |ext: &str| {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == ext)
+            })
+            .count()
+    };
+    assert_eq!(
+        on_disk("log"),
+        bases.len(),
+        "removed segments leave no files"
+    );
+    assert_eq!(on_disk("index"), bases.len());
+    // Left: the latest record of each key in the sealed segments, and the active segment.
+    let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
+    for r in before.iter().filter(|r| r.offset < sealed_end) {
+        latest.insert(r.key.clone().unwrap(), r.offset);
+    }
+    let expected: Vec<StoredRecord> = before
+        .iter()
+        .filter(|r| r.offset >= sealed_end || latest[r.key.as_ref().unwrap()] == r.offset)
+        .cloned()
+        .collect();
+    let kept = all_records(&log);
+    assert_eq!(kept, expected);
+    // Every offset reads from the first record at or after it, across the removed ranges.
+    for offset in 0..log.log_end_offset() {
+        let r = log.read(offset, 1 << 20, Default::default()).unwrap();
+        let first = kept.iter().find(|k| k.offset >= offset).unwrap();
+        assert!(
+            (r.first_offset..r.next_offset).contains(&first.offset),
+            "offset {offset}: read {}..{}, first record at {}",
+            r.first_offset,
+            r.next_offset,
+            first.offset
+        );
+    }
+    drop(log);
+    let log = Log::open(dir.path(), config()).unwrap();
+    assert_eq!(log.segment_base_offsets(), bases);
+    assert_eq!(all_records(&log), kept);
+    assert_eq!(
+        log.compact(0).unwrap().segments_cleaned,
+        0,
+        "nothing left to clean"
+    );
+}
+
+#[test]
 fn segments_compaction_emptied_do_not_shield_expired_ones() {
     let dir = test_dir();
     let config = LogConfig {

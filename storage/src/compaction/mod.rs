@@ -8,6 +8,12 @@
 //! the surviving records' deltas stay valid. Appends and reads continue throughout: appends only
 //! touch the active segment, and readers holding an old segment keep its open file.
 //!
+//! A segment that cleaning empties is removed rather than swapped, unless it is the log's first
+//! (whose base offset the log start may rest on): a read of its offsets hands over to the next
+//! segment either way, and a compacted log whose keys keep being rewritten (a group
+//! coordinator's offsets) would otherwise gather empty segments without end. Kafka gets there
+//! by merging neighbouring segments as it cleans them.
+//!
 //! A compressed batch that loses records is re-encoded with its own codec. Kept whole, and their
 //! keys not used to drop older records: transactional batches (aborted data must not shadow
 //! committed data), control batches, and batches whose records fail to decode.
@@ -51,6 +57,8 @@ pub struct CompactionReport {
     pub tombstones_removed: u64,
     /// Passes run: more than one when the sealed segments hold more keys than the key map.
     pub passes: usize,
+    /// Segments removed because cleaning left nothing of them (counted in `segments_cleaned`).
+    pub segments_removed: usize,
 }
 
 /// Batches whose records compaction may look into.
@@ -120,6 +128,14 @@ struct Cleaned {
     records_removed: u64,
     tombstones_removed: u64,
     bytes_after: u64,
+}
+
+/// What cleaning did with a segment.
+enum Swapped {
+    /// The cleaned copy took its place.
+    Replaced(Arc<Segment>),
+    /// Nothing of it was left, and it left the log.
+    Removed,
 }
 
 /// Whether record `r` of batch `h` survives this pass.
@@ -235,9 +251,13 @@ impl Log {
                     report.bytes_after += cleaned.bytes_after;
                     report.records_removed += cleaned.records_removed;
                     report.tombstones_removed += cleaned.tombstones_removed;
-                    *seg = fresh;
+                    match fresh {
+                        Swapped::Replaced(fresh) => *seg = fresh,
+                        Swapped::Removed => report.segments_removed += 1,
+                    }
                 }
             }
+            sealed.retain(|s| !s.is_deleted());
             if map.end() == i64::MAX {
                 break;
             }
@@ -247,19 +267,27 @@ impl Log {
         Ok(report)
     }
 
-    /// Writes the cleaned copy of `seg` and swaps it in; `None` when nothing would change.
+    /// Writes the cleaned copy of `seg` and swaps it in, or removes `seg` when nothing of it is
+    /// left; `None` when nothing would change.
     fn clean_and_swap(
         &self,
         seg: &Arc<Segment>,
         map: &KeyMap,
         drop_tombstones: bool,
-    ) -> Result<Option<(Arc<Segment>, Cleaned)>, CompactError> {
+    ) -> Result<Option<(Swapped, Cleaned)>, CompactError> {
         let paths = seg.paths().clone();
         let cleaned_path = PathBuf::from(format!("{}.cleaned", paths.log.display()));
         let Some(cleaned) = clean_segment(seg, &cleaned_path, map, drop_tombstones)? else {
             return Ok(None);
         };
         seg.retire()?;
+        if cleaned.bytes_after == 0 && self.remove_segment_unless_first(seg) {
+            std::fs::remove_file(&cleaned_path).map_err(io_err("remove", &cleaned_path))?;
+            // Readers still holding it keep its open file; nothing reopens it by path.
+            paths.delete()?;
+            sync_dir(self.dir())?;
+            return Ok(Some((Swapped::Removed, cleaned)));
+        }
         // Index files go first: a crash after the rename finds no stale index and rebuilds.
         for p in [&paths.index, &paths.time_index] {
             std::fs::remove_file(p).map_err(io_err("remove index", p))?;
@@ -273,6 +301,6 @@ impl Log {
             self.index_settings(),
         )?);
         self.replace_segment(seg, fresh.clone());
-        Ok(Some((fresh, cleaned)))
+        Ok(Some((Swapped::Replaced(fresh), cleaned)))
     }
 }

@@ -251,6 +251,23 @@ impl Log {
         });
     }
 
+    /// Takes `seg` out of the segment list unless it is the first (or no longer listed);
+    /// returns whether it did.
+    pub(crate) fn remove_segment_unless_first(&self, seg: &Arc<Segment>) -> bool {
+        let mut removed = false;
+        self.update_segments(|list| {
+            if let Some(i) = list
+                .iter()
+                .position(|s| Arc::ptr_eq(s, seg))
+                .filter(|&i| i > 0)
+            {
+                list.remove(i);
+                removed = true;
+            }
+        });
+        removed
+    }
+
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
