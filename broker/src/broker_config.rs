@@ -1,6 +1,6 @@
 //! The broker's settings as DescribeConfigs shows them: every `fjord` setting under Kafka's
-//! name, and the broker-level defaults of topic settings (`log.retention.ms` for
-//! `retention.ms`, and so on).
+//! name, and the broker-level defaults of topic settings (`log.segment.bytes` for
+//! `segment.bytes`, `log.retention.hours` for `retention.ms`, and so on).
 //!
 //! [`BROKER_CONFIGS`] is the one table of that mapping. A setting reads as `DEFAULT_CONFIG`
 //! when its value is its default and `STATIC_BROKER_CONFIG` otherwise: [`Config`] keeps only
@@ -31,6 +31,15 @@ pub enum Origin {
     /// has no flag for these, so they are always Kafka's defaults, taken from the topic table
     /// so the two cannot disagree.
     TopicDefault,
+    /// A broker-wide form of a topic setting in other units (`log.retention.hours` for
+    /// `retention.ms`), or one that Kafka leaves null so that a coarser form decides
+    /// (`log.retention.ms`). Never set either, so always this default.
+    TopicUnit {
+        /// Its type.
+        kind: ConfigType,
+        /// Its default; `None` for null.
+        default: Option<&'static str>,
+    },
 }
 
 /// One broker setting: Kafka's name for it and where its value comes from.
@@ -38,8 +47,8 @@ pub enum Origin {
 pub struct BrokerConfigDef {
     /// Kafka's name.
     pub name: &'static str,
-    /// The topic setting this is the broker-wide form of, if any (`retention.ms` for
-    /// `log.retention.ms`): a topic that does not set it takes this value.
+    /// The topic setting this is a broker-wide form of, if any (`segment.bytes` for
+    /// `log.segment.bytes`, `retention.ms` for `log.retention.hours`).
     pub topic_config: Option<&'static str>,
     /// Where the value comes from.
     pub origin: Origin,
@@ -89,6 +98,19 @@ const fn topic_setting(topic_config: &'static str, setting: BrokerConfigDef) -> 
     BrokerConfigDef {
         topic_config: Some(topic_config),
         ..setting
+    }
+}
+
+const fn topic_unit(
+    name: &'static str,
+    topic_config: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+) -> BrokerConfigDef {
+    BrokerConfigDef {
+        name,
+        topic_config: Some(topic_config),
+        origin: Origin::TopicUnit { kind, default },
     }
 }
 
@@ -278,9 +300,25 @@ pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[
         Some("300000"),
         "Milliseconds between retention, age-roll and compaction rounds (--log-retention-check-interval-ms).",
     ),
-    topic_default("log.retention.ms", "retention.ms"),
-    topic_default("log.roll.jitter.ms", "segment.jitter.ms"),
-    topic_default("log.roll.ms", "segment.ms"),
+    // Kafka's time settings come in several units: the finest one set decides, and only the
+    // coarsest has a default.
+    topic_unit(
+        "log.retention.hours",
+        "retention.ms",
+        ConfigType::Int,
+        Some("168"),
+    ),
+    topic_unit("log.retention.minutes", "retention.ms", ConfigType::Int, None),
+    topic_unit("log.retention.ms", "retention.ms", ConfigType::Long, None),
+    topic_unit("log.roll.hours", "segment.ms", ConfigType::Int, Some("168")),
+    topic_unit(
+        "log.roll.jitter.hours",
+        "segment.jitter.ms",
+        ConfigType::Int,
+        Some("0"),
+    ),
+    topic_unit("log.roll.jitter.ms", "segment.jitter.ms", ConfigType::Long, None),
+    topic_unit("log.roll.ms", "segment.ms", ConfigType::Long, None),
     topic_default("log.segment.bytes", "segment.bytes"),
     topic_default("log.segment.delete.delay.ms", "file.delete.delay.ms"),
     setting(
@@ -355,15 +393,19 @@ impl BrokerConfigDef {
                     doc,
                 })
             }
-            Origin::TopicDefault => {
+            Origin::TopicDefault | Origin::TopicUnit { .. } => {
                 let def = topic_config_def(self.topic_config?)?;
+                let (kind, default) = match &self.origin {
+                    Origin::TopicUnit { kind, default } => (*kind, *default),
+                    _ => (def.kind, Some(def.default)),
+                };
                 Some(DescribedSetting {
                     name: self.name,
                     topic_config: self.topic_config,
-                    value: Some(def.default.to_string()),
-                    default: Some(def.default),
+                    value: default.map(str::to_string),
+                    default,
                     is_default: true,
-                    kind: def.kind,
+                    kind,
                     doc: def.doc,
                 })
             }
@@ -401,16 +443,9 @@ mod tests {
         // remote.storage.enable has no broker-wide form in Kafka.
         let without = ["remote.storage.enable"];
         for def in TOPIC_CONFIGS.iter().filter(|d| !without.contains(&d.name)) {
-            let rows = BROKER_CONFIGS
+            let listed = BROKER_CONFIGS
                 .iter()
-                .filter(|b| b.topic_config == Some(def.name))
-                .count();
-            assert!(
-                rows <= 1,
-                "{rows} broker rows for topic setting {}",
-                def.name
-            );
-            let listed = rows == 1;
+                .any(|b| b.topic_config == Some(def.name));
             assert!(
                 listed,
                 "no broker default row for topic setting {}",
@@ -461,7 +496,15 @@ mod tests {
             get("advertised.listeners").value.as_deref(),
             Some("PLAINTEXT://[::1]:9093")
         );
+        assert!(get("log.segment.bytes").is_default);
+        assert_eq!(
+            get("log.segment.bytes").value.as_deref(),
+            Some("1073741824")
+        );
+        // Kafka's retention in three units: only the hours have a default.
+        assert_eq!(get("log.retention.hours").value.as_deref(), Some("168"));
+        assert_eq!(get("log.retention.minutes").value, None);
+        assert_eq!(get("log.retention.ms").value, None);
         assert!(get("log.retention.ms").is_default);
-        assert_eq!(get("log.retention.ms").value.as_deref(), Some("604800000"));
     }
 }

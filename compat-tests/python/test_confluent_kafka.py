@@ -171,7 +171,7 @@ def test_describe_configs_defaults(broker):
 
 def test_describe_configs_synonyms_name_the_broker_wide_forms(broker_factory):
     scenario = ("DescribeConfigs TOPIC synonyms: the topic's own value, then its broker-wide form "
-                "(log.retention.ms), which a broker flag may set (log.flush.interval.messages)")
+                "(log.retention.hours), which a broker flag may set (log.flush.interval.messages)")
     b = broker_factory("--fsync-before-ack")
     create_topic(b, "synonyms", 1, {"retention.ms": "3600000"})
     res = ConfigResource(ResourceType.TOPIC, "synonyms")
@@ -185,7 +185,7 @@ def test_describe_configs_synonyms_name_the_broker_wide_forms(broker_factory):
 
     assert listed("retention.ms") == ("3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG, [
         ("retention.ms", "3600000", ConfigSource.DYNAMIC_TOPIC_CONFIG),
-        ("log.retention.ms", "604800000", ConfigSource.DEFAULT_CONFIG),
+        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG),
     ]), ctx(f"{scenario}: retention.ms {listed('retention.ms')}")
     assert listed("segment.bytes") == ("1073741824", ConfigSource.DEFAULT_CONFIG, [
         ("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),
@@ -414,7 +414,9 @@ def test_describe_broker_configs_defaults_and_set_values(broker_factory):
         ("socket.request.max.bytes", "104857600", ConfigSource.DEFAULT_CONFIG),
         ("auto.create.topics.enable", "true", ConfigSource.DEFAULT_CONFIG),
         ("group.initial.rebalance.delay.ms", "3000", ConfigSource.DEFAULT_CONFIG),
-        ("log.retention.ms", "604800000", ConfigSource.DEFAULT_CONFIG),
+        # Kafka's retention in three units: only the hours have a default.
+        ("log.retention.hours", "168", ConfigSource.DEFAULT_CONFIG),
+        ("log.retention.ms", None, ConfigSource.DEFAULT_CONFIG),
         ("log.segment.bytes", "1073741824", ConfigSource.DEFAULT_CONFIG),
         ("message.max.bytes", "1048588", ConfigSource.DEFAULT_CONFIG),
     ]:

@@ -194,15 +194,20 @@ fn broker_synonyms(setting: &DescribedSetting) -> Vec<Synonym> {
 }
 
 /// A topic's settings. As in Kafka, one the topic does not set takes its broker-wide form
-/// (`log.retention.ms` for `retention.ms`), and the synonyms name that form: the topic's own
-/// value first, then the broker's, then the broker's default. The source is the first
-/// synonym's.
+/// (`log.flush.interval.messages` for `flush.messages`), and the synonyms name the forms that
+/// have a value: the topic's own value first, then the broker's, finest unit first
+/// (`log.retention.ms`, `.minutes`, `.hours`), each set value before its default. The source
+/// is the first synonym's.
 fn topic_entries(config: &TopicConfig, broker: &[DescribedSetting]) -> Vec<Entry> {
     TOPIC_CONFIGS
         .iter()
         .filter_map(|def| {
             let (value, overridden) = config.get(def.name)?;
-            let broker_form = broker.iter().find(|b| b.topic_config == Some(def.name));
+            let mut forms: Vec<&DescribedSetting> = broker
+                .iter()
+                .filter(|b| b.topic_config == Some(def.name))
+                .collect();
+            forms.sort_by_key(|b| unit_rank(b.name));
             let mut synonyms: Vec<Synonym> = overridden
                 .then(|| Synonym {
                     name: def.name,
@@ -211,8 +216,14 @@ fn topic_entries(config: &TopicConfig, broker: &[DescribedSetting]) -> Vec<Entry
                 })
                 .into_iter()
                 .collect();
-            synonyms.extend(broker_form.map(broker_synonyms).unwrap_or_default());
-            let value = match broker_form {
+            synonyms.extend(
+                forms
+                    .iter()
+                    .flat_map(|b| broker_synonyms(b))
+                    .filter(|s| s.value.is_some()),
+            );
+            // Only forms in the topic setting's own unit are ever set (by a flag).
+            let value = match forms.iter().find(|b| !b.is_default) {
                 Some(b) if !overridden => b.value.clone(),
                 _ => Some(value.to_string()),
             };
@@ -227,6 +238,18 @@ fn topic_entries(config: &TopicConfig, broker: &[DescribedSetting]) -> Vec<Entry
             })
         })
         .collect()
+}
+
+/// Where a broker-wide form stands among the forms of one topic setting: Kafka takes the finest
+/// unit that is set.
+fn unit_rank(name: &str) -> u8 {
+    if name.ends_with(".hours") {
+        2
+    } else if name.ends_with(".minutes") {
+        1
+    } else {
+        0
+    }
 }
 
 /// A topic's settings as CreateTopics reports them: name, value in force and its source, the
@@ -290,8 +313,16 @@ mod tests {
                 source::TOPIC_CONFIG,
                 vec![
                     synonym("retention.ms", "3600000", source::TOPIC_CONFIG),
-                    synonym("log.retention.ms", "604800000", source::DEFAULT_CONFIG),
+                    synonym("log.retention.hours", "168", source::DEFAULT_CONFIG),
                 ]
+            )
+        );
+        assert_eq!(
+            synonyms(&entries, "segment.ms"),
+            (
+                Some("604800000".into()),
+                source::DEFAULT_CONFIG,
+                vec![synonym("log.roll.hours", "168", source::DEFAULT_CONFIG)]
             )
         );
         assert_eq!(
